@@ -191,6 +191,9 @@ class Secrets:
 # Security settings
 
 
+SECURITY_FIELDS = ("dependabot_alerts", "secret_scanning", "push_protection", "default_workflow_permissions")
+
+
 @dataclass(frozen=True)
 class SecuritySettings:
     """Repository security settings; each is None when unobservable, with its reason in `gaps`.

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from auditor.engine import blocking, evaluate, plan_for
-from auditor.facts import Gap
+from auditor.facts import SECURITY_FIELDS, Gap
 from auditor.model import Severity, Status
 from auditor.policy import load_policy, load_policy_text
 from auditor.rules import RULES_BY_ID
@@ -92,8 +92,7 @@ def test_unknown_facts_never_pass_for_any_rule():
         branches=tuple(F.BranchFacts(name=n, exists=None, exists_gap=gap, classic_gap=gap, rules_gap=gap)
                        for n in ("main", "staging")),
         environments=F.Environments(gap=gap), repo_secrets=F.Secrets(gap=gap), org_secrets=F.Secrets(gap=gap),
-        security=F.SecuritySettings(gaps={k: gap for k in ("dependabot_alerts", "secret_scanning",
-                                                           "push_protection", "default_workflow_permissions")}),
+        security=F.SecuritySettings(gaps=dict.fromkeys(SECURITY_FIELDS, gap)),
         codeowners=F.Codeowners(gap=gap, errors=None, errors_gap=gap), workflows=F.Workflows(gap=gap),
         docs=F.Docs(gap=gap), pull_requests=F.PullRequests(gap=gap),
         commits=tuple(F.BranchCommits(branch=n, gap=gap) for n in ("main", "staging")),

@@ -7,6 +7,7 @@ so an author fixes a broken policy in one round rather than one error per run.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import hashlib
@@ -229,10 +230,11 @@ def _cerberus(schema: Mapping[str, Any], data: Any, base: tuple[Any, ...], probl
         return doc
     pairs: list[tuple[tuple[Any, ...], str]] = []
     _flatten(validator.errors, base, pairs)
-    for path, message in pairs:
-        if message.startswith("unallowed value") and path and path[-1] in ("fail_on", "severity"):
-            message = f"{message} (allowed: {', '.join(SEVERITIES)})"
-        if message == "unknown field":
+    for path, raw in pairs:
+        message = raw
+        if raw.startswith("unallowed value") and path and path[-1] in ("fail_on", "severity"):
+            message = f"{raw} (allowed: {', '.join(SEVERITIES)})"
+        if raw == "unknown field":
             options = _schema_keys(schema, path[len(base):-1]) if not base else list(schema)
             message = "unknown key" + _suggest(str(path[-1]), options)
         problems.add(path, message)
@@ -343,14 +345,14 @@ def _build_rules(data: Mapping[str, Any], problems: _Problems) -> list[RuleConfi
     rules = data.get("rules")
     if not isinstance(rules, dict):
         return out
-    for rule_id, rc in rules.items():
+    for rule_id, raw_rc in rules.items():
         path = ("rules", rule_id)
         rule = RULES_BY_ID.get(str(rule_id))
         if rule is None:
             problems.add(path, "unknown rule id" + _suggest(str(rule_id), ids)
                          + " (see `auditor policy rules`)")
             continue
-        rc = rc or {}
+        rc = raw_rc or {}
         if not isinstance(rc, dict):
             continue  # cerberus reported the type
         severity = rc.get("severity", rule.severity.value)
@@ -395,10 +397,9 @@ def _coerce_dates(data: dict[str, Any]) -> None:
     """Accept quoted ISO dates for `expires` (YAML reads unquoted ones as dates already)."""
     for w in data.get("waivers") or []:
         if isinstance(w, dict) and isinstance(w.get("expires"), str):
-            try:
+            # A bad date stays a string: cerberus reports "must be of date type" with its place.
+            with contextlib.suppress(ValueError):
                 w["expires"] = date.fromisoformat(w["expires"])
-            except ValueError:
-                pass  # cerberus reports "must be of date type" with the place in the file
 
 
 def _digest(data: Mapping[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from auditor.model import Scope, Severity
-from auditor.rules._common import ADMIN_READ, bool_setting_outcome, resolve_branch, resolve_protection
+from auditor.rules._common import ADMIN_READ, bool_setting_outcome, resolve_protection
 from auditor.rules.base import Context, Need, Outcome, Rule, branch_target
 
 _PROT = (Need.BRANCHES, Need.PROTECTION)

@@ -31,7 +31,7 @@ def _contexts(rule: Rule, rc: RuleConfig, policy: Policy, facts: RepoFacts) -> l
         return [("repo", Context(params=rc.params, **common))]
     roles_map: Mapping[str, str] = policy.branches if rule.scope is Scope.BRANCH else policy.environments
     chosen: dict[str, dict[str, Any]] = (
-        rc.roles if rc.roles is not None else {role: rc.params for role in roles_map})
+        rc.roles if rc.roles is not None else dict.fromkeys(roles_map, rc.params))
     out: list[tuple[str, Context]] = []
     for role, params in chosen.items():
         real = roles_map[role]

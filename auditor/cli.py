@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from auditor import __version__
+from auditor.history import HistoryError
 from auditor.policy import PolicyError, load_policy
 from auditor.rules import ALL_RULES
+from auditor.sandbox.spec import WorldError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_CANNOT_RUN = 0, 1, 2, 3
 
@@ -133,6 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CannotRun as exc:
         print(f"error: the audit could not run: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
+    except HistoryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except WorldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -192,10 +192,14 @@ def _collector_for(args: argparse.Namespace, policy: Policy, now: Callable[[], d
             raise _usage(str(exc)) from exc
         return [name], lambda: local, ApiCost, f"local:{path}"
 
-    from auditor.github.session import GitHubSession
+    from auditor.session import GitHubSession
 
-    session = GitHubSession.from_env(base_url=args.base_url, max_wait=args.max_wait, api=args.api,
-                                     cache_dir=getattr(args, "cache_dir", None))
+    try:
+        session = GitHubSession.from_env(base_url=args.base_url, max_wait=args.max_wait, api=args.api,
+                                         cache_dir=getattr(args, "cache_dir", None),
+                                         target=args.org or (args.repo[0] if args.repo else None))
+    except FatalCollectError as exc:
+        raise _cannot_run(str(exc)) from exc
     try:
         if args.org:
             repos = session.org_repos(args.org, policy.scope)

@@ -153,6 +153,7 @@ def plan_for(policy: Policy, rule_ids: Iterable[str] | None = None) -> FactPlan:
         doc_globs=tuple(sorted(doc_globs)),
         watched_globs=tuple(sorted(watched)),
         window_days=window or 30,
+        production_branch=policy.branches.get("production"),
     )
 
 

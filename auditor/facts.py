@@ -159,7 +159,8 @@ class Environment:
     branch_policy: Literal["protected", "custom"] | None = None
     branch_patterns: tuple[str, ...] | None = None
     branch_patterns_gap: Gap | None = None
-    custom_protection_apps: tuple[str, ...] = ()
+    custom_protection_apps: tuple[str, ...] | None = ()
+    custom_protection_apps_gap: Gap | None = None
     secrets: tuple[Secret, ...] | None = None
     secrets_gap: Gap | None = None
 
@@ -181,10 +182,15 @@ class Environments:
 
 @dataclass(frozen=True)
 class Secrets:
-    """A list of secrets (repo-level or org-level visible to the repo), or why it is unknown."""
+    """A list of secrets (repo-level or org-level visible to the repo), or why it is unknown.
+
+    `visibility_gap` says why org secrets' visibility (all/private/selected) is unknown: the
+    repo-level listing omits it and the org listing needs its own permission.
+    """
 
     items: tuple[Secret, ...] = ()
     gap: Gap | None = None
+    visibility_gap: Gap | None = None
 
 
 # --------------------------------------------------------------------------------------------

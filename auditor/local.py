@@ -105,10 +105,7 @@ def collect_local(path: str | Path, plan: FactPlan, now: datetime) -> RepoFacts:
         head_branch = _git(top, "rev-parse", "--abbrev-ref", "HEAD").strip()
     except LocalError:
         head_branch = "HEAD"
-    production = plan.branches[0] if plan.branches else head_branch
-    for candidate in ("main", "master"):
-        if candidate in plan.branches:
-            production = candidate
+    production = plan.production_branch or (plan.branches[0] if plan.branches else head_branch)
     prod_ref = _ref_for(top, production) or "HEAD"
 
     branches = tuple(

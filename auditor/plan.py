@@ -15,7 +15,8 @@ from auditor.rules.base import Need
 class FactPlan:
     """The collector's shopping list.
 
-    `window_days` is the widest evidence window of any enabled rule; `doc_paths` are the files
+    `production_branch` is where file facts (workflows, docs, CODEOWNERS) are read from (None:
+    the default branch). `window_days` is the widest evidence window of any enabled rule; `doc_paths` are the files
     whose presence, last change and headings rules read; `watched_globs` the paths whose latest
     change docs-in-sync compares against; `doc_globs` globs matched against the tree.
     """
@@ -27,6 +28,7 @@ class FactPlan:
     doc_globs: tuple[str, ...] = ()
     watched_globs: tuple[str, ...] = ()
     window_days: int = 30
+    production_branch: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     def wants(self, *needs: Need) -> bool:
@@ -40,4 +42,5 @@ FULL_PLAN = FactPlan(
     environments=("production", "staging"),
     doc_paths=("README.md", "docs/deployment.md", "docs/rollback.md"),
     watched_globs=(".github/workflows/*",),
+    production_branch="main",
 )

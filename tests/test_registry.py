@@ -18,7 +18,7 @@ SECTIONS = ("## What it checks", "## Why", "## Params", "## Remediation", "## Pe
 
 def catalog_ids() -> list[str]:
     text = CATALOG.read_text()
-    return re.findall(r"^\| `([a-z0-9-]+)` \|", text, flags=re.MULTILINE)
+    return re.findall(r"^\| `([a-z0-9]+-[a-z0-9-]+)` \|", text, flags=re.MULTILINE)
 
 
 @pytest.mark.skipif(not CATALOG.exists(), reason="../shared is not beside the project")

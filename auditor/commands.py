@@ -353,5 +353,9 @@ def register(sub: Any) -> None:
     demo.add_argument("--verbose", action="store_true")
     demo.set_defaults(func=cmd_demo)
 
+    from auditor import doctor
+
+    doctor.register(sub, _add_common)
+
 
 __all__ = ["Result", "date", "parse_since"]

@@ -22,13 +22,17 @@ def glob_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
     i = 0
     while i < len(pattern):
         char = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")  # `**/README.md` also matches README.md at the root
+            i += 3
+            continue
         if pattern.startswith("**", i):
             out.append(".*")
             i += 2
             continue
         if char == "*":
             out.append("[^/]*")
-        elif char in "?+" and out and out[-1] not in (".*", "[^/]*"):
+        elif char in "?+" and out and out[-1] not in (".*", "[^/]*", "(?:.*/)?"):
             out.append(char)
         elif char == "[":
             end = pattern.find("]", i + 1)
@@ -41,6 +45,11 @@ def glob_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
             out.append(re.escape(char))
         i += 1
     return re.compile("".join(out), re.IGNORECASE if ignore_case else 0)
+
+
+def path_matches(path: str, globs: Sequence[str]) -> bool:
+    """Whether a repository path matches any of the path globs (`docs/**`, `.github/workflows/*`)."""
+    return any(glob_regex(g).fullmatch(path) for g in globs)
 
 
 def filter_admits(patterns: Sequence[str], name: str) -> bool:

@@ -149,7 +149,7 @@ def _docs_in_sync(ctx: Context) -> Iterable[Outcome]:
     watched_globs: list[str] = list(ctx.params["watched"])
     max_lag = int(ctx.params["max_lag_days"])
     target = _file_target(paths[0])
-    what = "Whether the deployment documentation is in sync"
+    what = f"Whether {paths[0]} keeps up with deployment changes"
     docs = _docs(rule, ctx, target, what)
     if isinstance(docs, Outcome):
         yield docs

@@ -93,7 +93,7 @@ def _workflow_permissions(ctx: Context) -> Iterable[Outcome]:
     if isinstance(security, Outcome):
         yield security
     elif security.default_workflow_permissions is None:
-        yield rule.unknown("repo", what, _gap(security, "default_workflow_permissions", "workflow_permissions"))
+        yield rule.unknown("repo", what, _gap(security, "default_workflow_permissions"))
     elif security.default_workflow_permissions == "read":
         yield rule.passed("repo", f"The default GITHUB_TOKEN permission of {repo} is read-only",
                           default_workflow_permissions="read")

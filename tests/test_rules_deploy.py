@@ -7,7 +7,7 @@ import pytest
 from auditor.facts import Deployments, DocFile, Docs, Job, Step, Trigger, Webhook, Webhooks
 from auditor.model import Status
 from auditor.rules import _filters as filters
-from auditor.rules import deploy as D  # noqa: N812 (table rows read D.RULE_ID)
+from auditor.rules import deploy as D
 from tests.factories import repo, run_rule, statuses
 from tests.factories_deploy import (
     GAP,

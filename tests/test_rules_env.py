@@ -6,7 +6,7 @@ import pytest
 
 from auditor.facts import Gap
 from auditor.model import Status
-from auditor.rules import env as E  # noqa: N812 (table rows read E.RULE_ID)
+from auditor.rules import env as E
 from tests.factories import ADMIN_GAP, branch, classic, repo, run_rule, statuses
 from tests.factories_deploy import GAP, all_sections_gapped, all_sections_none, check_rule_metadata, env, envs
 

@@ -6,7 +6,7 @@ import pytest
 
 from auditor.facts import SecuritySettings, Trigger
 from auditor.model import Status
-from auditor.rules import secrets as S  # noqa: N812 (table rows read S.RULE_ID)
+from auditor.rules import secrets as S
 from tests.factories import repo, run_rule, statuses
 from tests.factories_deploy import (
     GAP,

@@ -226,3 +226,79 @@ def test_list_org_repos(fake: FakeGitHub) -> None:
 def test_gap_describe_names_permission_and_status() -> None:
     gap = Gap("GitHub would not show x", permission="Administration: read", http_status=403)
     assert replace(gap).describe() == "GitHub would not show x; needs Administration: read (HTTP 403)"
+
+
+ORG_SECRETS_PLAN = FactPlan(needs=frozenset({Need.ORG_SECRETS}))
+
+
+def test_org_secret_visibility_unreadable_is_a_visibility_gap(fake: FakeGitHub) -> None:
+    fake.add("/orgs/acme/actions/secrets", Reply(403, {"message": "Resource not accessible by integration"}))
+    full_world(fake)
+    facts, _ = run(fake, ORG_SECRETS_PLAN)
+    secrets = facts.org_secrets
+    assert secrets is not None and secrets.gap is None  # the names are known ...
+    assert [(s.name, s.visibility) for s in secrets.items] == [("ORG_WIDE", None)]  # ... their visibility is not
+    gap = secrets.visibility_gap
+    assert gap is not None and gap.http_status == 403
+    assert gap.permission == "Organization secrets: read (classic token: admin:org)"
+    assert "Resource not accessible by integration" in gap.reason
+
+
+def test_org_secret_visibility_gap_uses_githubs_accepted_permission(fake: FakeGitHub) -> None:
+    fake.add(
+        "/orgs/acme/actions/secrets",
+        Reply(403, {"message": "Forbidden"}, {"X-Accepted-GitHub-Permissions": "organization_secrets=read"}),
+    )
+    full_world(fake)
+    facts, _ = run(fake, ORG_SECRETS_PLAN)
+    assert facts.org_secrets is not None and facts.org_secrets.visibility_gap is not None
+    assert facts.org_secrets.visibility_gap.permission == "Organization secrets: read"
+
+
+def test_org_secret_missing_from_the_org_listing_is_a_visibility_gap(fake: FakeGitHub) -> None:
+    fake.add("/orgs/acme/actions/secrets", {"total_count": 0, "secrets": []})
+    full_world(fake)
+    facts, _ = run(fake, ORG_SECRETS_PLAN)
+    secrets = facts.org_secrets
+    assert secrets is not None and secrets.items[0].visibility is None
+    assert secrets.visibility_gap is not None and "ORG_WIDE" in secrets.visibility_gap.reason
+
+
+def test_readable_org_secret_visibility_has_no_gap(fake: FakeGitHub) -> None:
+    full_world(fake)
+    facts, _ = run(fake, ORG_SECRETS_PLAN)
+    assert facts.org_secrets is not None and facts.org_secrets.visibility_gap is None
+    assert facts.org_secrets.items[0].visibility == "all"
+
+
+def test_unreadable_protection_apps_are_unknown_not_none(fake: FakeGitHub) -> None:
+    fake.add(
+        f"{R}/environments/production/deployment_protection_rules",
+        Reply(
+            403,
+            {"message": "Resource not accessible by integration"},
+            {"X-Accepted-GitHub-Permissions": "actions=read"},
+        ),
+    )
+    full_world(fake)
+    facts, _ = run(fake, FactPlan(needs=frozenset({Need.ENVIRONMENTS}), environments=("production", "staging")))
+    assert facts.environments is not None and facts.environments.gap is None
+    prod, staging = facts.environments.get("production"), facts.environments.get("staging")
+    assert prod is not None and prod.custom_protection_apps is None
+    assert prod.custom_protection_apps_gap is not None
+    assert (prod.custom_protection_apps_gap.http_status, prod.custom_protection_apps_gap.permission) == (
+        403,
+        "Actions: read",
+    )
+    assert prod.reviewers == ("alice", "release-managers")  # the rest of the environment is still read
+    assert staging is not None and staging.custom_protection_apps == () and staging.custom_protection_apps_gap is None
+
+
+def test_protection_apps_server_error_stays_in_its_environment(fake: FakeGitHub) -> None:
+    fake.add(f"{R}/environments/production/deployment_protection_rules", Reply(502, {"message": "Server Error"}))
+    full_world(fake)
+    facts, _ = run(fake, FactPlan(needs=frozenset({Need.ENVIRONMENTS}), environments=("production",)))
+    assert facts.environments is not None and facts.environments.gap is None
+    prod = facts.environments.get("production")
+    assert prod is not None and prod.custom_protection_apps is None
+    assert prod.custom_protection_apps_gap is not None and prod.custom_protection_apps_gap.http_status == 502

@@ -7,6 +7,10 @@ it. That loop sees every attempt, so the cost it reports is exact: requests sent
 and rate-limit units. Errors come back as `Response` values, not exceptions, because for an auditor
 a 403 or 404 is an answer to record; only 401 (`AuthError`), unreachable hosts (`TransportError`)
 and over-long rate-limit waits (`RateLimitWaitTooLongError`) raise.
+
+With an `EtagCache`, every GET (each page of a list too) is conditional: a 304 is served from the
+cache, counted as `not_modified` and costs no rate-limit units. The gate's few writes go through
+`write` (PyGithub's `requestJsonAndCheck`), metered the same way but retried far more cautiously.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import requests
-from github import Auth, Github
+from github import Auth, Github, GithubException
 
 from auditor.github import retry as rp
 from auditor.github.auth import DEFAULT_BASE_URL
@@ -31,6 +35,20 @@ Sleeper = Callable[[float], None]
 Clock = Callable[[], float]
 
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+# A cached body that came with a Link header is stored as PREFIX + link + "\n" + body, because a
+# 304 need not repeat the Link header and a page served from the cache must still lead to the next.
+_LINK_PREFIX = "\x00link:"
+
+
+def _pack(link: str | None, body: str) -> str:
+    return f"{_LINK_PREFIX}{link}\n{body}" if link else body
+
+
+def _unpack(stored: str) -> tuple[str | None, str]:
+    if not stored.startswith(_LINK_PREFIX):
+        return None, stored
+    link, _, body = stored[len(_LINK_PREFIX) :].partition("\n")
+    return link, body
 
 
 def seg(value: str) -> str:
@@ -163,6 +181,7 @@ class GitHubClient:
         self._identity = identity
         self._meter = _Meter()
         self._exhausted_until: float | None = None
+        self._last_write: float | None = None
         self.github = Github(
             auth=auth,
             base_url=self.base_url,
@@ -202,18 +221,54 @@ class GitHubClient:
             sep = "&" if "?" in url else "?"
             url += sep + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params.items())
         headers: dict[str, str] = {}
-        cached = self._cache.get(self._cache_key(url)) if self._cache else None
+        cached = self._cache.get(self._cache_key(url)) if self._cache is not None else None
         if cached:
             headers["If-None-Match"] = cached[0]
         resp = self._send(url, headers)
         if resp.status == 304 and cached:
-            return Response(200, resp.headers, cached[1], url, from_cache=True)
+            link, body = _unpack(cached[1])
+            served = dict(resp.headers)
+            if link and "link" not in served:
+                served["link"] = link
+            return Response(200, served, body, url, from_cache=True)
         if resp.status == 401:
             raise AuthError(f"GitHub rejected the credentials (HTTP 401: {resp.message or 'Bad credentials'})")
         etag = resp.headers.get("etag")
-        if self._cache and etag and resp.status == 200:
-            self._cache.put(self._cache_key(url), etag, resp.body)
+        if self._cache is not None and etag and resp.status == 200:
+            self._cache.put(self._cache_key(url), etag, _pack(resp.headers.get("link"), resp.body))
         return resp
+
+    def write(self, method: str, path: str, payload: Mapping[str, Any]) -> Response:
+        """POST/PATCH/PUT `payload` as JSON through PyGithub's `requestJsonAndCheck`; never cached.
+
+        Metered like reads. Retried at most once, and only when GitHub refused it as rate-limited
+        with a `retry-after` (see `retry.write_retry_wait`); writes are spaced by the policy's
+        `write_interval`. A 5xx comes back as the answer; a lost connection raises
+        `TransportError` without resending, since GitHub may have carried the write out.
+        """
+        url = path if "://" in path else self.base_url + path
+        retried = False
+        while True:
+            self._throttle()
+            self._space_write()
+            try:
+                status, resp_headers, body = self._raw_write(method, url, payload)
+            except requests.RequestException as exc:
+                raise TransportError(f"GitHub API unreachable during a {method}: {type(exc).__name__}") from exc
+            finally:
+                self._last_write = self._clock()
+            self._meter.record(status, resp_headers)
+            wait = None if retried else rp.write_retry_wait(status, resp_headers, body)
+            if wait is None:
+                if status == 401:
+                    message = rp.message_of(body) or "Bad credentials"
+                    raise AuthError(f"GitHub rejected the credentials (HTTP 401: {message})")
+                if rp.classify(status, resp_headers, body) is rp.Kind.FINAL:
+                    self._note_limits(resp_headers)
+                return Response(status, resp_headers, body, url)
+            self._wait(rp.bounded(wait, self.policy, resp_headers.get("x-ratelimit-resource", "core")))
+            self._meter.retries += 1
+            retried = True
 
     def paginate(
         self,
@@ -273,6 +328,23 @@ class GitHubClient:
                 self._exhausted_until = float(reset) + 1.0
             except ValueError:
                 self._exhausted_until = None
+
+    def _space_write(self) -> None:
+        """Keep `write_interval` seconds between writes (GitHub's advice against secondary limits)."""
+        if self._last_write is None:
+            return
+        self._wait(min(self.policy.write_interval - (self._clock() - self._last_write), self.policy.max_wait))
+
+    def _raw_write(self, method: str, url: str, payload: Mapping[str, Any]) -> tuple[int, dict[str, str], str]:
+        """One write attempt; PyGithub's exception for an error status is turned back into an answer."""
+        requester = self.github.requester
+        try:
+            resp_headers, data = requester.requestJsonAndCheck(method, url, input=dict(payload))
+        except GithubException as exc:
+            headers = {str(k).lower(): str(v) for k, v in (exc.headers or {}).items()}
+            return exc.status, headers, "" if exc.data is None else json.dumps(exc.data)
+        body = "" if data is None else json.dumps(data)
+        return 200, {str(k).lower(): str(v) for k, v in resp_headers.items()}, body
 
     def _raw(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], str]:
         requester = self.github.requester

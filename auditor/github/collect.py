@@ -55,6 +55,8 @@ T = TypeVar("T")
 CODEOWNERS_LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")  # GitHub's precedence
 WORKFLOW_DIR = ".github/workflows"
 ADMIN_READ = "Administration: read"
+# GET /orgs/{org}/actions/secrets: the fine-grained permission and the classic-token scope it needs.
+ORG_SECRETS_READ = "Organization secrets: read (classic token: admin:org)"
 
 
 class FactSource(Protocol):
@@ -101,6 +103,18 @@ def gap_from_error(exc: CollectError | PageError | ValueError, what: str, permis
     return Gap(f"{what} could not be collected: {exc}")
 
 
+def _unread_ruleset(rid: int, items: list[Any]) -> RulesetInfo:
+    """A ruleset known only from the effective rules: its bypass actors stay unknown."""
+    item: dict[str, Any] = next((i for i in items if i.get("ruleset_id") == rid), {})
+    return RulesetInfo(
+        id=rid,
+        name="",
+        source=str(item.get("ruleset_source") or ""),
+        source_type=str(item.get("ruleset_source_type") or "Repository"),
+        bypass_gap=Gap("the ruleset's details were not read (the pull-request gate reads only its effective rules)"),
+    )
+
+
 @dataclass
 class _Tree:
     """The production branch's recursive tree: path -> blob sha, or why it is unknown."""
@@ -137,6 +151,7 @@ class RestSource:
         self.client = client
         self.max_pr_lookups = max_pr_lookups
         self._org_secret_visibility: dict[str, dict[str, str] | None] = {}
+        self._org_secret_visibility_gap: dict[str, Gap] = {}
 
     @property
     def cost(self) -> ApiCost:
@@ -147,8 +162,20 @@ class RestSource:
         """Facts for `full_name`; see the module docstring for what is fetched and how."""
         return _RepoCollector(self, full_name, plan, now).run()
 
+    def collect_pull_request(self, full_name: str, number: int, plan: FactPlan, now: datetime) -> RepoFacts:
+        """The pull-request gate's facts for PR `number` (auditor/github/pull.py says what, and why so few).
+
+        Raises `UnexpectedResponseError` when the PR itself cannot be read.
+        """
+        from auditor.github.pull import collect_pull_request_facts  # pull.py builds on this module
+
+        return collect_pull_request_facts(self, full_name, number, plan, now)
+
     def org_secret_visibility(self, org: str) -> dict[str, str] | None:
-        """name -> visibility of an org's Actions secrets (cached per org; None if unreadable)."""
+        """name -> visibility of an org's Actions secrets (cached per org; None if unreadable).
+
+        When it is None, `org_secret_visibility_gap(org)` says why.
+        """
         if org not in self._org_secret_visibility:
             try:
                 items = list(self.client.paginate(f"/orgs/{seg(org)}/actions/secrets", key="secrets"))
@@ -159,12 +186,24 @@ class RestSource:
                 if isinstance(exc, AuthError):
                     raise
                 self._org_secret_visibility[org] = None
+                self._org_secret_visibility_gap[org] = gap_from_error(
+                    exc, f"the visibility of the secrets of organisation {org}", ORG_SECRETS_READ
+                )
         return self._org_secret_visibility[org]
+
+    def org_secret_visibility_gap(self, org: str) -> Gap | None:
+        """Why `org_secret_visibility(org)` could not be read (None: it was, or was not asked yet)."""
+        return self._org_secret_visibility_gap.get(org)
 
 
 def collect_repo(client: GitHubClient, full_name: str, plan: FactPlan, now: datetime) -> RepoFacts:
     """Facts for one repository through `client`."""
     return RestSource(client).collect(full_name, plan, now)
+
+
+def collect_pull_request(client: GitHubClient, full_name: str, number: int, plan: FactPlan, now: datetime) -> RepoFacts:
+    """The pull-request gate's facts for PR `number` of `full_name` through `client`."""
+    return RestSource(client).collect_pull_request(full_name, number, plan, now)
 
 
 def list_org_repos(client: GitHubClient, org: str) -> list[OrgRepo]:
@@ -250,6 +289,7 @@ class _RepoCollector:
         self.now = now
         self.since = now - timedelta(days=plan.window_days)
         self.lookups = 0
+        self.read_rulesets = True  # GET rulesets/{id} for names and bypass actors (the gate skips it)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -459,7 +499,8 @@ class _RepoCollector:
     def _rules(self, state: _RepoState, facts: BranchFacts) -> BranchFacts:
         items = self.items(f"/rules/branches/{seg(facts.name)}")
         ids = list(dict.fromkeys(int(i.get("ruleset_id") or 0) for i in items))
-        infos = [self._ruleset(state, rid, items) for rid in ids if rid]
+        infos = [self._ruleset(state, rid, items) if self.read_rulesets else _unread_ruleset(rid, items)
+                 for rid in ids if rid]
         names = {info.id: info.name for info in infos}
         rules: tuple[RuleDetail, ...] = tuple(parse.rule_detail(i, names) for i in items)
         return replace(facts, rules=rules, rulesets=tuple(infos))
@@ -512,9 +553,12 @@ class _RepoCollector:
                 ),
             )
         if self.wants(Need.ENVIRONMENTS):
-            apps = self._protection_apps(path)
-            if apps is not None:
-                env = replace(env, custom_protection_apps=apps)
+            env = self.guarded(
+                f"the custom deployment protection rules of environment {env.name}",
+                "Actions: read",
+                lambda g: replace(env, custom_protection_apps=None, custom_protection_apps_gap=g),
+                lambda: self._protection_apps(env, path),
+            )
         if self.wants(Need.ENV_SECRETS):
             env = self.guarded(
                 f"the secrets of environment {env.name}",
@@ -529,18 +573,15 @@ class _RepoCollector:
             )
         return env
 
-    def _protection_apps(self, path: str) -> tuple[str, ...] | None:
-        """Custom deployment protection rules (GitHub App gates); None if unreadable.
-
-        Environment has no gap field for these; an unreadable answer keeps the default `()`,
-        which is why this returns None rather than guessing.
-        """
+    def _protection_apps(self, env: Environment, path: str) -> Environment:
+        """Custom deployment protection rules (GitHub App gates); None plus a gap if unreadable."""
         resp = self.get(f"{path}/deployment_protection_rules")
         if not resp.ok:
-            return None
+            gap = gap_for(resp, f"the custom deployment protection rules of environment {env.name}", "Actions: read")
+            return replace(env, custom_protection_apps=None, custom_protection_apps_gap=gap)
         data = resp.json() or {}
         rules = data.get("custom_deployment_protection_rules") or []
-        return tuple(a for a in (parse.protection_app(r) for r in rules) if a)
+        return replace(env, custom_protection_apps=tuple(a for a in (parse.protection_app(r) for r in rules) if a))
 
     def _repo_secrets(self) -> Secrets:
         return Secrets(items=tuple(parse.secret(s, "repo") for s in self.items("/actions/secrets", key="secrets")))
@@ -553,11 +594,24 @@ class _RepoCollector:
         (Organization secrets: read), asked once per organisation.
         """
         items = [parse.secret(s, "org") for s in self.items("/actions/organization-secrets", key="secrets")]
-        if any(s.visibility is None for s in items):
-            known = self.source.org_secret_visibility(self.owner)
-            if known:
-                items = [s if s.visibility else replace(s, visibility=known.get(s.name)) for s in items]
-        return Secrets(items=tuple(items))
+        if not any(s.visibility is None for s in items):
+            return Secrets(items=tuple(items))
+        known = self.source.org_secret_visibility(self.owner)
+        if known is None:
+            gap = self.source.org_secret_visibility_gap(self.owner) or Gap(
+                f"the visibility of the secrets of organisation {self.owner} could not be read",
+                permission=ORG_SECRETS_READ,
+            )
+            return Secrets(items=tuple(items), visibility_gap=gap)
+        items = [s if s.visibility else replace(s, visibility=known.get(s.name)) for s in items]
+        unlisted = sorted(s.name for s in items if s.visibility is None)
+        missing: Gap | None = None
+        if unlisted:
+            missing = Gap(
+                f"organisation {self.owner}'s secret listing does not include {', '.join(unlisted)}",
+                permission=ORG_SECRETS_READ,
+            )
+        return Secrets(items=tuple(items), visibility_gap=missing)
 
     # -- security settings --------------------------------------------------------------------
 

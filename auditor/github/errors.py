@@ -45,3 +45,21 @@ class UnexpectedResponseError(CollectError):
 
 
 RateLimitWaitTooLong = RateLimitWaitTooLongError  # the name the CLI and docs use
+
+
+class WriteError(CollectError):
+    """GitHub refused a write of the gate (a comment, a commit status, a check run).
+
+    Carries the status, GitHub's message and the permission the write needs, so the gate can say
+    why its verdict could not be published without failing the verdict itself.
+    """
+
+    def __init__(self, what: str, status: int, message: str, permission: str | None = None) -> None:
+        text = f"GitHub refused to {what} (HTTP {status}"
+        text += f": {message})" if message else ")"
+        if permission:
+            text += f"; needs {permission}"
+        super().__init__(text)
+        self.status = status
+        self.message = message
+        self.permission = permission

@@ -425,3 +425,15 @@ def webhook(data: Json) -> Webhook:
         events=tuple(str(e) for e in data.get("events") or []),
         active=bool(data.get("active", True)),
     )
+
+
+def pr_file_paths(data: Json) -> tuple[str, ...]:
+    """An item of GET .../pulls/{n}/files -> the paths it touches.
+
+    A rename touches both its new path and `previous_filename`: moving a workflow or a doc away is
+    a change to the old path too.
+    """
+    paths = [str(data.get("filename") or "")]
+    if data.get("previous_filename"):
+        paths.append(str(data["previous_filename"]))
+    return tuple(p for p in paths if p)

@@ -44,6 +44,7 @@ class RetryPolicy:
     max_rate_limit_retries: int = 3
     backoff_base: float = 1.0
     secondary_wait: float = 60.0
+    write_interval: float = 1.0  # GitHub: at least a second between writes, against secondary limits
 
 
 def message_of(body: str) -> str:
@@ -108,6 +109,18 @@ def server_error_wait(headers: Mapping[str, str], attempt: int, policy: RetryPol
     if after is not None:
         return after
     return policy.backoff_base * (2.0**attempt)
+
+
+def write_retry_wait(status: int, headers: Mapping[str, str], body: str) -> float | None:
+    """Seconds to wait before the single retry of a write, or None: do not retry it.
+
+    A write is retried only when GitHub refused it as rate-limited *and* said when to come back
+    (`retry-after`): then it was not carried out. A 5xx or a dropped connection may have been
+    carried out, so a POST resent blindly could comment or report twice.
+    """
+    if classify(status, headers, body) not in (Kind.PRIMARY_LIMIT, Kind.SECONDARY_LIMIT):
+        return None
+    return _retry_after(headers)
 
 
 def bounded(wait: float, policy: RetryPolicy, resource: str = "core") -> float:

@@ -29,9 +29,12 @@ class Route:
     path: str
     query: dict[str, str]
     replies: list[Reply]
+    method: str = "GET"
 
-    def matches(self, path: str, query: dict[str, str]) -> bool:
-        return path == self.path and all(query.get(k) == v for k, v in self.query.items())
+    def matches(self, path: str, query: dict[str, str], method: str = "GET") -> bool:
+        return (
+            method == self.method and path == self.path and all(query.get(k) == v for k, v in self.query.items())
+        )
 
     def next(self) -> Reply:
         return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
@@ -42,10 +45,16 @@ class Logged:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    method: str = "GET"
+    body: Any = None
 
 
 class FakeGitHub:
-    """Routes are matched in registration order: path equal and the given query params present."""
+    """Routes are matched in registration order: method and path equal, the given query params present.
+
+    Like GitHub, a GET whose `If-None-Match` equals the ETag of the reply it would get is answered
+    304 with no body (and the same ETag).
+    """
 
     def __init__(self) -> None:
         self.routes: list[Route] = []
@@ -59,16 +68,28 @@ class FakeGitHub:
         query: dict[str, str] | None = None,
         status: int = 200,
         headers: dict[str, str] | None = None,
+        method: str = "GET",
     ) -> None:
         items = [r if isinstance(r, Reply) else Reply(status, r, dict(headers or {})) for r in replies]
-        self.routes.append(Route(path, dict(query or {}), items or [Reply(status, None, dict(headers or {}))]))
+        route = Route(path, dict(query or {}), items or [Reply(status, None, dict(headers or {}))], method)
+        self.routes.append(route)
 
-    def answer(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Reply:
-        self.log.append(Logged(path, query, headers))
+    def answer(
+        self, path: str, query: dict[str, str], headers: dict[str, str], method: str = "GET", body: Any = None
+    ) -> Reply:
+        self.log.append(Logged(path, query, headers, method, body))
         for route in self.routes:
-            if route.matches(path, query):
-                return route.next()
+            if route.matches(path, query, method):
+                reply = route.next()
+                etag = next((v for k, v in reply.headers.items() if k.lower() == "etag"), None)
+                if method == "GET" and etag is not None and headers.get("if-none-match") == etag:
+                    return Reply(304, None, {"ETag": etag})
+                return reply
         return Reply(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+
+    def writes(self) -> list[Logged]:
+        """The logged requests that were not GETs."""
+        return [entry for entry in self.log if entry.method != "GET"]
 
     def paths(self) -> list[str]:
         return [entry.path for entry in self.log]
@@ -78,9 +99,21 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeGitHub
 
     def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def _serve(self, method: str) -> None:
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query))
-        reply = self.fake.answer(parts.path, query, {k.lower(): v for k, v in self.headers.items()})
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        reply = self.fake.answer(parts.path, query, {k.lower(): v for k, v in self.headers.items()}, method, body)
         payload = (
             b""
             if reply.body is None

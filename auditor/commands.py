@@ -23,6 +23,7 @@ from auditor.history import History, HistoryError
 from auditor.model import ApiCost, Result, Severity, Status, utcnow
 from auditor.policy import Policy, load_policy
 from auditor.runner import FatalCollectError, Progress, RunOutcome, audit_repos
+from auditor.shard import ShardError, parse_shard, shard_of
 
 log = logging.getLogger(__name__)
 
@@ -225,11 +226,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     now = utcnow
     repos, make_collect, cost, scope = _collector_for(args, policy, now)
+    everything = list(repos)
     if args.shard:
-        from auditor.shard import parse_shard, shard_of
-
-        k, n = parse_shard(args.shard)
+        try:
+            k, n = parse_shard(args.shard)
+        except ShardError as exc:
+            raise _usage(str(exc)) from exc
         repos = [r for r in repos if shard_of(r, n) == k]
+        if not args.run_id:
+            raise _usage("--shard needs --run-id ID, the same for every shard (e.g. the CI run id)")
     history = open_history(args.history)
     resume = None
     if args.resume:
@@ -238,10 +243,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     try:
         outcome = audit_repos(policy=policy, repos=repos, collect=make_collect(), history=history, scope=scope,
                               now=now, cost=cost, workers=max(1, args.workers), resume_run=resume,
-                              progress=progress, make_collect=make_collect)
+                              progress=progress, make_collect=make_collect, run_id=args.run_id,
+                              expected_repos=everything)
+        files = write_reports_for(history, outcome.run_id, policy, formats, out_dir, now=outcome.finished_at)
     except FatalCollectError as exc:
         raise _cannot_run(str(exc)) from exc
-    files = write_reports_for(history, outcome.run_id, policy, formats, out_dir, now=outcome.finished_at)
+    finally:
+        history.close()
     return print_summary(outcome, policy, fail_on, files, quiet=args.quiet)
 
 
@@ -277,8 +285,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     now = latest.finished_at or latest.started_at
     since = parse_since(args.since, now) if args.since else None
     policy = resolve_policy(args.policy) if args.policy else None
-    files = write_reports_for(history, at, policy, formats, Path(args.output), since=since,
-                              repos=args.repos or None, families=args.family or None, now=now)
+    try:
+        files = write_reports_for(history, at, policy, formats, Path(args.output), since=since,
+                                  repos=args.repos or None, families=args.family or None, now=now)
+    finally:
+        history.close()
     for f in files:
         print(f"report: {f}")
     return 0
@@ -329,6 +340,7 @@ def register(sub: Any) -> None:
     audit.add_argument("--resume", nargs="?", const="latest", metavar="RUN_ID",
                        help="finish an interrupted run (default: the latest incomplete run of this scope)")
     audit.add_argument("--shard", metavar="K/N", help="audit only shard K of N (stable partition of the repos)")
+    audit.add_argument("--run-id", help="start or join the run with this id (shards of one audit share it)")
     audit.add_argument("--cache-dir", help="HTTP ETag cache folder (default: reports/.http-cache)")
     audit.set_defaults(func=cmd_audit)
 

@@ -85,20 +85,29 @@ def audit_repos(
     resume_run: str | None = None,
     progress: Progress | None = None,
     make_collect: Callable[[], Collect] | None = None,
+    run_id: str | None = None,
+    expected_repos: Sequence[str] | None = None,
 ) -> RunOutcome:
     """Audit `repos` and store every repository's results in `history` as it finishes.
 
     With `workers > 1`, each worker thread gets its own collector from `make_collect` (PyGithub
     clients are not thread-safe). With `resume_run`, repositories that run already finished are
-    not collected again, and their stored results are carried into the outcome.
+    not collected again, and their stored results are carried into the outcome. With `run_id`, the
+    run is started or joined under that id (shards of one org audit), and it is marked complete
+    once every repo of `expected_repos` (the whole org, not just this shard) is stored.
     """
     progress = progress or Progress()
     started = now()
+    sharded = run_id is not None
     if resume_run is not None:
         header = history.header(resume_run)
         run_id = resume_run
         started = header.started_at
         done = history.finished_repos(run_id)
+    elif run_id is not None:
+        history.join_run(run_id, started_at=started, tool_version=__version__, policy=policy_ref(policy),
+                         scope=scope)
+        done = history.finished_repos(run_id) & set(repos)
     else:
         run_id = new_run_id(started)
         history.begin_run(run_id, started_at=started, tool_version=__version__, policy=policy_ref(policy),
@@ -161,6 +170,10 @@ def audit_repos(
         outcome.api = cost()
         progress.finish()
     outcome.finished_at = now()
-    outcome.complete = True
-    history.finish_run(run_id, outcome.finished_at, outcome.api, complete=True)
+    if sharded:
+        outcome.complete = history.finish_shard(run_id, outcome.finished_at, outcome.api,
+                                                expected_repos if expected_repos is not None else repos)
+    else:
+        outcome.complete = True
+        history.finish_run(run_id, outcome.finished_at, outcome.api, complete=True)
     return outcome

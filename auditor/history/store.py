@@ -274,6 +274,51 @@ class History:
             conn.execute(update(s.runs).where(s.runs.c.pk == run_pk).values(
                 finished_at=finished_at, complete=complete, **_api_values(api_cost)))
 
+    def join_run(self, run_id: str, *, started_at: datetime, tool_version: str, policy: PolicyRef,
+                 scope: str) -> str:
+        """Start run `run_id`, or join it if another shard already started it.
+
+        Shards of one org audit (`--shard K/N --run-id ID`) write into one run; joining checks the
+        shard evaluates the same policy over the same scope, so one report never mixes two audits.
+        """
+        with self._guard(f"start or join run {run_id} in"), self._tx(write=True) as conn:
+            row = conn.execute(select(s.runs).where(s.runs.c.id == run_id)).first()
+            if row is None:
+                self._insert_run(conn, run_id, started_at=started_at, finished_at=None,
+                                 tool_version=tool_version, policy=policy, api=ApiCost(), scope=scope,
+                                 complete=False)
+                return run_id
+            head = _header(row)
+        if head.policy.digest != policy.digest or head.scope != scope:
+            raise HistoryError(f"run {run_id} in {self._where} audits {head.scope} with policy "
+                               f"{head.policy.name} ({head.policy.digest[:19]}); this shard audits {scope} with "
+                               f"{policy.name} ({policy.digest[:19]}): give the shards the same policy and scope")
+        return run_id
+
+    def finish_shard(self, run_id: str, finished_at: datetime, api_cost: ApiCost, expected: Iterable[str]) -> bool:
+        """Add one shard's cost to the run; mark it complete once every expected repo is stored.
+
+        Returns whether the run is now complete. The last shard to finish completes the run, whichever
+        it is; finishing reads and writes in one transaction, so two shards finishing together agree.
+        """
+        wanted = set(expected)
+        with self._guard(f"finish a shard of run {run_id} in"), self._tx(write=True) as conn:
+            run_pk = self._run_pk(conn, run_id)
+            row = conn.execute(select(s.runs).where(s.runs.c.pk == run_pk)).one()
+            done = set(conn.execute(
+                select(s.repos.c.name).join(s.repo_summaries, s.repo_summaries.c.repo_pk == s.repos.c.pk)
+                .where(s.repo_summaries.c.run_pk == run_pk)).scalars())
+            complete = wanted <= done
+            previous = _header(row).api
+            total = ApiCost(previous.requests + api_cost.requests,
+                            previous.rate_limit_used + api_cost.rate_limit_used,
+                            previous.retries + api_cost.retries, previous.not_modified + api_cost.not_modified,
+                            previous.graphql_points + api_cost.graphql_points)
+            end = max(finished_at, row.finished_at) if row.finished_at is not None else finished_at
+            conn.execute(update(s.runs).where(s.runs.c.pk == run_pk).values(
+                finished_at=end, complete=complete, **_api_values(total)))
+        return complete
+
     def record_run(self, run: Run) -> None:
         """Store a whole run, header, summaries and results, in ONE transaction."""
         by_repo: dict[str, list[tuple[int, Result]]] = {}
@@ -458,7 +503,9 @@ class History:
             return set(conn.execute(q).scalars())
 
     def load_run(self, run_id: str) -> Run:
-        """A stored run with its summaries and results, in the order they were stored."""
+        """A stored run with its summaries and results: repos by name, each repo's results in the order
+        they were evaluated. The order does not depend on which worker or shard stored a repo first, so
+        a sharded or parallel run reads back exactly like a sequential one."""
         with self.read() as conn:
             row = conn.execute(select(s.runs).where(s.runs.c.id == run_id)).first()
             if row is None:
@@ -470,7 +517,7 @@ class History:
                 for r in conn.execute(
                     select(s.repos.c.name, s.repo_summaries).join(
                         s.repos, s.repos.c.pk == s.repo_summaries.c.repo_pk)
-                    .where(s.repo_summaries.c.run_pk == row.pk).order_by(s.repo_summaries.c.seq)))
+                    .where(s.repo_summaries.c.run_pk == row.pk).order_by(s.repos.c.name)))
             results = tuple(_result(r) for r in conn.execute(_results_query(row.pk)))
         return Run(id=head.id, started_at=head.started_at, finished_at=head.finished_at,
                    tool_version=head.tool_version, policy=head.policy, api=head.api, scope=head.scope,
@@ -484,7 +531,7 @@ def _results_query(run_pk: int) -> Any:
                    d.c.waiver_owner, d.c.waiver_reason, d.c.waiver_expires, d.c.waiver_expired)
             .join(f, f.c.pk == r.c.finding_pk).join(s.repos, s.repos.c.pk == f.c.repo_pk)
             .join(s.rules, s.rules.c.pk == f.c.rule_pk).join(d, d.c.pk == r.c.detail_pk)
-            .where(r.c.run_pk == run_pk).order_by(r.c.seq))
+            .where(r.c.run_pk == run_pk).order_by(s.repos.c.name, r.c.seq))
 
 
 def _result(row: Row[Any]) -> Result:

@@ -341,7 +341,11 @@ def register(sub: Any) -> None:
                        help="finish an interrupted run (default: the latest incomplete run of this scope)")
     audit.add_argument("--shard", metavar="K/N", help="audit only shard K of N (stable partition of the repos)")
     audit.add_argument("--run-id", help="start or join the run with this id (shards of one audit share it)")
-    audit.add_argument("--cache-dir", help="HTTP ETag cache folder (default: reports/.http-cache)")
+    audit.add_argument("--cache-dir", default="reports/.http-cache",
+                       help="conditional-request cache folder, one file per token identity "
+                            "(default reports/.http-cache)")
+    audit.add_argument("--no-cache", dest="cache_dir", action="store_const", const=None,
+                       help="no conditional-request cache")
     audit.set_defaults(func=cmd_audit)
 
     report = sub.add_parser("report", help="render reports from the stored history alone (no API calls)")

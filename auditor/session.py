@@ -15,6 +15,7 @@ from pathlib import Path
 
 from auditor.facts import RepoFacts
 from auditor.github.auth import Credentials, build_auth, credentials_from_env, token_identity
+from auditor.github.cache import DiskEtagCache
 from auditor.github.client import EtagCache, GitHubClient, make_client
 from auditor.github.collect import OrgRepo, RestSource, list_org_repos, sum_costs
 from auditor.github.errors import AuthError, CollectError
@@ -46,8 +47,16 @@ class GitHubSession:
             creds = credentials_from_env(env)
         except AuthError as exc:
             raise FatalCollectError(str(exc)) from exc
-        del cache_dir  # the persistent ETag cache plugs in here
-        return cls(creds=creds, base_url=base_url, max_wait=max_wait, api=api, target=target)
+        session = cls(creds=creds, base_url=base_url, max_wait=max_wait, api=api, target=target)
+        if cache_dir is not None:
+            session.use_disk_cache(Path(cache_dir))
+        return session
+
+    def use_disk_cache(self, folder: Path) -> None:
+        """Keep ETags and bodies in `folder`, one file per token identity (a hash, never the token),
+        so re-auditing an unchanged repository is answered by 304s that cost no rate limit."""
+        identity = token_identity(self.creds)
+        self.cache_factory = lambda: DiskEtagCache(folder, identity)
 
     def new_client(self) -> GitHubClient:
         """A fresh client for the calling worker thread."""

@@ -20,7 +20,7 @@ from datetime import datetime
 from auditor import __version__
 from auditor.engine import error_results, evaluate
 from auditor.facts import RepoFacts
-from auditor.history import History
+from auditor.history import History, StoredWaiver
 from auditor.model import ApiCost, PolicyRef, RepoSummary, Result, iso
 from auditor.policy import Policy
 from auditor.scoring import summarize_repo
@@ -114,6 +114,8 @@ def audit_repos(
                           scope=scope)
         done = set()
     outcome = RunOutcome(run_id=run_id, started_at=started)
+    history.store_waivers(run_id, [StoredWaiver(rule=w.rule, reason=w.reason, owner=w.owner, expires=w.expires,
+                                                repos=w.repos, targets=w.targets) for w in policy.waivers])
     if done:
         previous = history.load_run(run_id)
         outcome.results.extend(r for r in previous.results if r.repo in done)

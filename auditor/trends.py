@@ -504,6 +504,7 @@ def build_report_input(history: History, *, at: str | datetime | None = None, si
         new_findings=changes.new, fixed_findings=changes.fixed, regressions=changes.regressions,
         first_seen={k: t for k, t in life.first_seen.items() if k in open_keys},
         repo_trends=repo_trends(cur, before),
-        waivers=waiver_statuses(cur, generated.date(), waivers=policy),
+        waivers=waiver_statuses(cur, generated.date(),
+                                waivers=policy if policy is not None else history.run_waivers(run.id)),
         generated_at=generated, mean_time_to_resolve_days=life.mean_time_to_resolve_days,
         title=title, filters=described)

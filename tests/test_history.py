@@ -267,7 +267,7 @@ def test_every_schema_version_has_a_migration() -> None:
 
 
 def test_migrations_bring_an_older_database_up_to_date(tmp_path: Path, monkeypatch) -> None:
-    """Simulate the next release: version 2 adds a column through a migration."""
+    """Simulate the next release: version N + 1 adds a column through a migration."""
     path = tmp_path / "h.sqlite"
     with History.open(path) as h:
         h.record_run(run("w0", week(0), sample_results(1)))
@@ -275,13 +275,28 @@ def test_migrations_bring_an_older_database_up_to_date(tmp_path: Path, monkeypat
     def add_note(conn) -> None:
         conn.execute(text("ALTER TABLE runs ADD COLUMN note TEXT"))
 
-    monkeypatch.setattr(sch, "SCHEMA_VERSION", 2)
+    nxt = sch.SCHEMA_VERSION + 1
+    monkeypatch.setattr(sch, "SCHEMA_VERSION", nxt)
     monkeypatch.setattr(sch, "MIGRATIONS", (*sch.MIGRATIONS, add_note))
     with History.open(path) as h:
         assert h.load_run("w0").results == tuple(sample_results(1))
         with h.read() as conn:
-            assert conn.execute(select(sch.schema_version.c.version)).scalar_one() == 2
+            assert conn.execute(select(sch.schema_version.c.version)).scalar_one() == nxt
             assert "note" in {c["name"] for c in h.engine.dialect.get_columns(conn, "runs")}
+
+
+def test_a_version_1_history_gains_the_policy_waivers_column(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite"
+    with History.open(path) as h:
+        h.record_run(run("w0", week(0), sample_results(1)))
+    with sqlite3.connect(path) as raw:  # take the file back to what version 1 wrote
+        raw.execute("ALTER TABLE runs DROP COLUMN policy_waivers")
+        raw.execute("UPDATE schema_version SET version = 1")
+    with History.open(path) as h:
+        assert h.load_run("w0").results == tuple(sample_results(1))
+        assert h.run_waivers("w0") is None
+        h.store_waivers("w0", [])
+        assert h.run_waivers("w0") == []
 
 
 @pytest.mark.postgres

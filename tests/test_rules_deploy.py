@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.facts import Deployments, DocFile, Docs, Job, Step, Trigger, Webhook, Webhooks
+from auditor.facts import Deployments, DocFile, Docs, Job, Step, Trigger, Webhook, Webhooks, Workflow
 from auditor.model import Status
 from auditor.rules import _filters as filters
 from auditor.rules import deploy as D
@@ -12,6 +12,7 @@ from tests.factories import repo, run_rule, statuses
 from tests.factories_deploy import (
     GAP,
     action,
+    ago,
     all_sections_gapped,
     all_sections_none,
     check_rule_metadata,
@@ -136,6 +137,7 @@ def test_deploy_notifications(workflows, webhooks, params, expected):
 @pytest.mark.parametrize(("workflows", "expected"), [
     (wfs(CI_WF), NA),
     (wfs(), NA),
+    (wfs(CI_WF, Workflow(path=".github/workflows/deploy.yml", parse_error="invalid YAML at line 5")), U),
     (wfs(gap=GAP), U),
     (None, U),
 ])
@@ -201,6 +203,29 @@ def test_deploy_staged_first(items, params, expected):
     outcomes = run_rule(D.DEPLOY_STAGED_FIRST, repo(deployments=Deployments(items)), params)
     assert statuses(outcomes) == [expected]
     assert outcomes[0].target == "environment:production"
+    assert outcomes[0].message.endswith(".")
+
+
+# Deployments collected over the last 30 days only: a staging deployment made before that is
+# invisible, so a production deployment near the start of the evidence cannot be judged.
+STAGED_TRUNCATED = [
+    # staged 33 days ago (not collected), promoted 29 days ago: outside what can be judged
+    ((deployment(2, "production", "a", 29, "success"),), {}, NA),
+    ((deployment(2, "production", "a", 29, "success"), deployment(3, "staging", "b", 6, "success"),
+      deployment(4, "production", "b", 4, "success")), {}, P),
+    ((deployment(2, "production", "a", 29, "success"), deployment(4, "production", "b", 4, "success")), {}, F),
+    # the lookback is a parameter: 0 judges the whole collected window again
+    ((deployment(2, "production", "a", 29, "success"),), {"staging_lookback_days": 0}, F),
+    ((deployment(2, "production", "a", 10, "success"),), {"staging_lookback_days": 25}, NA),
+]
+
+
+@pytest.mark.parametrize(("items", "params", "expected"), STAGED_TRUNCATED,
+                         ids=[str(i) for i in range(len(STAGED_TRUNCATED))])
+def test_deploy_staged_first_with_truncated_evidence(items, params, expected):
+    deployments = Deployments(items, since=ago(30))
+    outcomes = run_rule(D.DEPLOY_STAGED_FIRST, repo(deployments=deployments), params)
+    assert statuses(outcomes) == [expected]
     assert outcomes[0].message.endswith(".")
 
 

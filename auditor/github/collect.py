@@ -394,7 +394,10 @@ class _RepoCollector:
         if self.wants(Need.PULL_REQUESTS, Need.PR_CHECKS):
             updates["pull_requests"] = self._pull_requests(state)
         if self.wants(Need.COMMITS):
-            updates["commits"] = tuple(self._commits(state, b, default) for b in self.plan.branches)
+            missing = {b.name for b in updates.get("branches", ()) if b.exists is False}
+            updates["commits"] = tuple(
+                BranchCommits(branch=b, since=self.since) if b in missing else self._commits(state, b, default)
+                for b in self.plan.branches)
         if self.wants(Need.DEPLOYMENTS):
             updates["deployments"] = self.guarded(
                 "the deployments",
@@ -487,7 +490,8 @@ class _RepoCollector:
             return replace(facts, exists=False if facts.exists is None else facts.exists)
         if resp.status == 403 and "upgrade to github pro" in message:
             gap = Gap(
-                "the repository's GitHub plan offers no classic branch protection on private repositories",
+                f"GitHub would not show the branch protection of {facts.name}: {resp.message} (the "
+                "repository's plan offers no branch protection on private repositories)",
                 http_status=403,
             )
             return replace(facts, classic_gap=gap)

@@ -43,7 +43,7 @@ from sqlalchemy.types import TypeDecorator
 from auditor.model import Severity, Status
 
 #: The schema this code writes. Bump it and append a migration when the tables change.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Small integer codes for statuses and severities; stable forever (they are stored), append only.
 STATUS_CODES: dict[Status, int] = {s: i for i, s in enumerate(
@@ -103,6 +103,8 @@ runs = Table(
     Column("api_graphql_points", Integer, nullable=False, default=0),
     Column("scope", Text, nullable=False),
     Column("complete", Boolean, nullable=False, default=False),
+    # The policy's waivers as JSON (v2): a report rebuilt from the history alone lists them too.
+    Column("policy_waivers", Text),
 )
 Index("ix_runs_started_at", runs.c.started_at)
 
@@ -176,4 +178,8 @@ def _create_v1(conn: Connection) -> None:
 
 #: MIGRATIONS[i] takes a database from version i to i + 1. A fresh database is created at
 #: SCHEMA_VERSION directly from `metadata`; migrations only ever run on existing databases.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_create_v1,)
+def _v1_to_v2(conn: Connection) -> None:
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN policy_waivers TEXT")
+
+
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_create_v1, _v1_to_v2)

@@ -51,6 +51,18 @@ class HistoryError(Exception):
 
 
 @dataclass(frozen=True)
+class StoredWaiver:
+    """A policy waiver as stored with a run (the fields reports show)."""
+
+    rule: str
+    reason: str
+    owner: str
+    expires: date
+    repos: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunHeader:
     """A run without its results: what `runs()` lists and trends iterate over."""
 
@@ -493,6 +505,24 @@ class History:
         if row is None:
             raise HistoryError(f"no run {run_id} in the history at {self._where}")
         return _header(row)
+
+    def store_waivers(self, run_id: str, waivers: Sequence[StoredWaiver]) -> None:
+        """Keep the policy's waivers with the run, so `auditor report` can list them from the history."""
+        text = json.dumps([{**w.__dict__, "expires": w.expires.isoformat(), "repos": list(w.repos),
+                            "targets": list(w.targets)} for w in waivers], sort_keys=True)
+        with self._guard(f"store the waivers of run {run_id} in"), self._tx(write=True) as conn:
+            run_pk = self._run_pk(conn, run_id)
+            conn.execute(update(s.runs).where(s.runs.c.pk == run_pk).values(policy_waivers=text))
+
+    def run_waivers(self, run_id: str) -> list[StoredWaiver] | None:
+        """The policy waivers stored with a run; None when the run predates storing them."""
+        with self.read() as conn:
+            text = conn.execute(select(s.runs.c.policy_waivers).where(s.runs.c.id == run_id)).scalar()
+        if text is None:
+            return None
+        return [StoredWaiver(rule=w["rule"], reason=w["reason"], owner=w["owner"],
+                             expires=date.fromisoformat(w["expires"]), repos=tuple(w.get("repos", ())),
+                             targets=tuple(w.get("targets", ()))) for w in json.loads(text)]
 
     def finished_repos(self, run_id: str) -> set[str]:
         """Repositories whose results are stored for a run (what a resumed run may skip)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from auditor.facts import Deployment, Gap, Workflow, Workflows
@@ -151,6 +151,12 @@ def _deploy_notifications(ctx: Context) -> Iterable[Outcome]:
         return
     parsed = [wf for wf in wfs.items if wf.parse_error is None]
     deploy_wfs = [wf for wf in parsed if any(j.environment for j in wf.jobs)]
+    broken = [wf.path for wf in wfs.items if wf.parse_error is not None]
+    if not deploy_wfs and broken:
+        # A file that does not parse may be the deploy workflow: as deploy-automated, say unknown.
+        yield rule.unknown(REPO, "Whether deploy workflows notify stakeholders",
+                           f"workflow files could not be parsed ({', '.join(broken)})", unparsed=broken)
+        return
     if not deploy_wfs:
         yield rule.not_applicable(REPO, "No workflow has a job that deploys to an environment")
         return
@@ -256,8 +262,24 @@ DEPLOY_STAGED_FIRST = Rule(
     remediation="Deploy to production only commits that were deployed successfully to staging first "
                 "(promote staging to production instead of deploying other commits).",
     permission=DEPLOYMENTS_PERM,
-    params={"window_days": {"type": "integer", "min": 1, "default": 30}},
+    params={"window_days": {"type": "integer", "min": 1, "default": 30},
+            "staging_lookback_days": {"type": "integer", "min": 0, "default": 14}},
 )
+
+
+def _judged_since(ctx: Context, days: int, collected_since: datetime | None) -> datetime:
+    """The start of the production deployments this rule can judge.
+
+    The collector lists deployments created after `collected_since` only, so the staging
+    deployment of a production deployment made just after it may lie before it and be invisible:
+    such a production deployment would look unstaged. Only production deployments at least
+    `staging_lookback_days` after the start of the collected evidence are judged.
+    """
+    start = ctx.window_start(days)
+    if collected_since is None:
+        return start
+    lookback = int(ctx.params.get("staging_lookback_days", 14))
+    return max(start, collected_since + timedelta(days=lookback))
 
 
 def _succeeded_at(dep: Deployment) -> datetime | None:
@@ -297,8 +319,8 @@ def _deploy_staged_first(ctx: Context) -> Iterable[Outcome]:
         yield rule.unknown(target, f"Whether production deployments to {prod_env} were staged first",
                            _NO_DEPLOYMENTS if deps is None else deps.gap)
         return
-    days = int(ctx.params.get("window_days", 30))
-    start = ctx.window_start(days)
+    start = _judged_since(ctx, int(ctx.params.get("window_days", 30)), deps.since)
+    days = max(0, int((ctx.now - start).total_seconds() // 86400))
     prod = [d for d in _deployments_of(deps.items, prod_env)
             if d.created_at is not None and d.created_at >= start]
     if not prod:

@@ -726,6 +726,18 @@ def git_tree(api: Api, req: Request, p: dict[str, str]) -> Response:
     return Response(200, {"sha": sha, "url": f"{api_base}/trees/{sha}", "tree": entries, "truncated": False})
 
 
+@route("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}")
+def git_blob(api: Api, req: Request, p: dict[str, str]) -> Response:
+    """A file's content by blob sha, from any branch; GitHub answers 404 for an unknown sha."""
+    repo, _ = api.repo(req, p, perms=(("contents", "read"),))
+    want = p["file_sha"].lower()
+    for branch in sorted(repo.files):
+        for text in repo.files[branch].values():
+            if shapes.blob_sha(text) == want:
+                return Response(200, shapes.blob(req.base, repo, text))
+    return not_found(f"{DOC}/git/blobs#get-a-blob")
+
+
 # -- commits -----------------------------------------------------------------------------------------
 
 
@@ -753,7 +765,13 @@ def _history(api: Api, repo: Repo, ref: str | None) -> list[str]:
 @route("GET", "/repos/{owner}/{repo}/commits")
 def list_commits(api: Api, req: Request, p: dict[str, str]) -> Response:
     repo, _ = api.repo(req, p, perms=(("contents", "read"),))
-    shas = _history(api, repo, req.query.get("sha"))
+    try:
+        shas = _history(api, repo, req.query.get("sha"))
+    except Deny as exc:  # GitHub documents 404 (not get-a-commit's 422) for a `sha` naming nothing
+        if exc.response.status != 422:
+            raise
+        raise Deny(error(404, f"No commit found for SHA: {req.query.get('sha')}",
+                         f"{DOC}/commits/commits#list-commits")) from exc
     commits = [repo.commits[s] for s in shas]
     path = req.query.get("path", "").strip("/")
     if path:

@@ -354,10 +354,26 @@ def secret(s: Secret, org: str | None = None, base: str = "") -> Json:
     return body
 
 
+def github_base64(data: bytes) -> str:
+    """Base64 as GitHub sends file content: a newline after every 60 characters, and at the end."""
+    flat = base64.b64encode(data).decode()
+    return "".join(flat[i:i + 60] + "\n" for i in range(0, len(flat), 60))
+
+
+def blob(base: str, repo: Repo, text: str) -> Json:
+    """GET /repos/{owner}/{repo}/git/blobs/{file_sha}: the JSON representation, content always base64."""
+    sha = blob_sha(text)
+    return {
+        "sha": sha, "node_id": node_id("B", f"{repo.full_name}:{sha}"), "size": len(text.encode()),
+        "url": f"{base}/repos/{repo.full_name}/git/blobs/{sha}", "content": github_base64(text.encode()),
+        "encoding": "base64",
+    }
+
+
 def content_file(base: str, repo: Repo, path: str, text: str, ref: str) -> Json:
     sha = blob_sha(text)
     api = f"{base}/repos/{repo.full_name}/contents/{path}?ref={ref}"
-    encoded = base64.encodebytes(text.encode()).decode()
+    encoded = github_base64(text.encode())
     return {
         "type": "file", "encoding": "base64", "size": len(text.encode()), "name": path.rsplit("/", 1)[-1],
         "path": path, "content": encoded, "sha": sha, "url": api,

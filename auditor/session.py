@@ -19,6 +19,7 @@ from auditor.github.cache import DiskEtagCache
 from auditor.github.client import EtagCache, GitHubClient, make_client
 from auditor.github.collect import OrgRepo, RestSource, list_org_repos, sum_costs
 from auditor.github.errors import AuthError, CollectError
+from auditor.github.graphql import GraphQLSource
 from auditor.model import ApiCost
 from auditor.plan import FactPlan
 from auditor.policy import ScopeSelector
@@ -35,8 +36,11 @@ class GitHubSession:
     api: str = "auto"
     cache_factory: Callable[[], EtagCache | None] = lambda: None
     target: str | None = None
+    graphql_batch: int = 10
     _clients: list[GitHubClient] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _listing: list[str] = field(default_factory=list)
+    _claimed: set[str] = field(default_factory=set)
 
     @classmethod
     def from_env(cls, *, base_url: str, max_wait: float = 900.0, api: str = "auto",
@@ -87,13 +91,35 @@ class GitHubSession:
         chosen = [r.full_name for r in listing
                   if scope.selects(r.full_name, topics=r.topics, visibility=r.visibility, archived=r.archived,
                                    fork=r.fork)[0]]
-        return sorted(chosen, key=str.lower)
+        ordered = sorted(chosen, key=str.lower)
+        with self._lock:
+            self._listing = list(ordered)
+        return ordered
+
+    def _claim(self, name: str) -> list[str]:
+        """Up to `graphql_batch - 1` listed repositories no worker has taken yet, to batch with `name`.
+
+        Claimed names are collected by the claiming worker's GraphQL query; the runner still asks for
+        them one by one, and the worker answers from what that query brought.
+        """
+        with self._lock:
+            self._claimed.add(name)
+            free = [n for n in self._listing if n not in self._claimed][: max(0, self.graphql_batch - 1)]
+            self._claimed.update(free)
+        return free
+
+    def uses_graphql(self, org_audit: bool) -> bool:
+        """`--api graphql`, or `auto` for an org audit (batching pays off only over many repositories)."""
+        return self.api == "graphql" or (self.api == "auto" and org_audit)
 
     def collector(self, plan: FactPlan, now: Callable[[], datetime], *, org_audit: bool = False) -> Callable[
             [str], RepoFacts]:
         """A collect function bound to a new client (call once per worker thread)."""
-        del org_audit  # the batched GraphQL source plugs in here
-        source = RestSource(self.new_client())
+        source: RestSource | GraphQLSource
+        if self.uses_graphql(org_audit):
+            source = GraphQLSource(self.new_client(), batch_size=self.graphql_batch, next_batch=self._claim)
+        else:
+            source = RestSource(self.new_client())
 
         def collect(repo: str) -> RepoFacts:
             try:

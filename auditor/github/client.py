@@ -28,7 +28,13 @@ from github import Auth, Github, GithubException
 
 from auditor.github import retry as rp
 from auditor.github.auth import DEFAULT_BASE_URL
-from auditor.github.errors import AuthError, RateLimitWaitTooLongError, TransportError
+from auditor.github.errors import (
+    AuthError,
+    CollectError,
+    RateLimitWaitTooLongError,
+    TransportError,
+    UnexpectedResponseError,
+)
 from auditor.model import ApiCost
 
 Sleeper = Callable[[float], None]
@@ -132,6 +138,7 @@ class _Meter:
     retries: int = 0
     not_modified: int = 0
     rate_limit_used: int = 0
+    graphql_points: int = 0
     last_used: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def record(self, status: int, headers: Mapping[str, str]) -> None:
@@ -206,6 +213,7 @@ class GitHubClient:
             rate_limit_used=m.rate_limit_used,
             retries=m.retries,
             not_modified=m.not_modified,
+            graphql_points=m.graphql_points,
         )
 
     def close(self) -> None:
@@ -301,6 +309,71 @@ class GitHubClient:
             match = _LINK_NEXT.search(resp.headers.get("link", ""))
             url = match.group(1) if match else None
 
+    def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> tuple[Any, list[Any], dict[str, str]]:
+        """POST one GraphQL query: (data, errors, lower-cased headers), metered in GraphQL points.
+
+        Points come from the answer's `rateLimit { cost }` when the query asked for it, else from
+        the move of `x-ratelimit-used` of resource "graphql", else 1 (GitHub's minimum). Server
+        errors (5xx, a lost connection, GitHub's "something went wrong") are not retried here but
+        raised as `GraphQLServerError`, so that a batching caller can shrink the query instead of
+        resending the one that just timed out. A primary or secondary rate limit is waited out
+        like a REST one. 401 raises `AuthError`; other error statuses `UnexpectedResponseError`.
+        """
+        url = self.base_url + "/graphql"
+        payload = {"query": query, "variables": dict(variables or {})}
+        limit_attempts = 0
+        while True:
+            self._throttle()
+            try:
+                status, raw_headers, body = self.github.requester.requestJson("POST", url, input=payload)
+            except requests.RequestException as exc:
+                self._meter.requests += 1
+                raise GraphQLServerError(0, f"GitHub's GraphQL API did not answer: {type(exc).__name__}") from exc
+            headers = {str(k).lower(): str(v) for k, v in raw_headers.items()}
+            self._meter.requests += 1
+            kind = rp.classify(status, headers, body)
+            if (kind in (rp.Kind.PRIMARY_LIMIT, rp.Kind.SECONDARY_LIMIT)
+                    and limit_attempts < self.policy.max_rate_limit_retries):
+                wait = rp.rate_limit_wait(kind, headers, limit_attempts, self._clock(), self.policy)
+                limit_attempts += 1
+                self._wait(rp.bounded(wait, self.policy, "graphql"))
+                self._meter.retries += 1
+                continue
+            break
+        if status == 401:
+            raise AuthError(f"GitHub rejected the credentials (HTTP 401: {rp.message_of(body) or 'Bad credentials'})")
+        if status >= 500 or kind is rp.Kind.SERVER_ERROR:
+            raise GraphQLServerError(status, rp.message_of(body) or f"HTTP {status}")
+        if status != 200:
+            self._note_limits(headers)
+            raise UnexpectedResponseError(status, rp.message_of(body) or f"HTTP {status}")
+        try:
+            answer = json.loads(body) if body else {}
+        except ValueError as exc:
+            raise GraphQLServerError(status, "GitHub's GraphQL answer was not JSON") from exc
+        data = answer.get("data") if isinstance(answer, dict) else None
+        errors = list(answer.get("errors") or []) if isinstance(answer, dict) else []
+        self._meter.graphql_points += self._graphql_points(data, headers)
+        self._note_limits(headers)
+        if data is None and any("something went wrong" in str(e.get("message", "")).lower()
+                                for e in errors if isinstance(e, dict)):
+            raise GraphQLServerError(status, "GitHub's GraphQL API gave up on the query (something went wrong)")
+        return data, errors, headers
+
+    def _graphql_points(self, data: Any, headers: Mapping[str, str]) -> int:
+        """The points one GraphQL answer cost (see `graphql`)."""
+        rate = data.get("rateLimit") if isinstance(data, dict) else None
+        if isinstance(rate, dict) and isinstance(rate.get("cost"), int):
+            return int(rate["cost"])
+        used, reset = headers.get("x-ratelimit-used"), headers.get("x-ratelimit-reset")
+        if headers.get("x-ratelimit-resource") == "graphql" and used and used.isdigit() and reset:
+            key = ("graphql", reset)
+            previous = self._meter.last_used.get(key)
+            self._meter.last_used[key] = int(used)
+            if previous is not None and int(used) > previous:
+                return int(used) - previous
+        return 1
+
     # ----------------------------------------------------------------------------------------
 
     def _cache_key(self, url: str) -> str:
@@ -385,6 +458,17 @@ class GitHubClient:
             self._meter.retries += 1
 
 
+class GraphQLServerError(CollectError):
+    """GitHub's GraphQL API failed on the server side (5xx, timeout, "something went wrong").
+
+    A batching caller shrinks its query and tries again; `status` is 0 for a lost connection.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class PageError(Exception):
     """A page of a list endpoint answered with an error status; carries the response."""
 
@@ -418,6 +502,7 @@ def make_client(
 __all__ = [
     "EtagCache",
     "GitHubClient",
+    "GraphQLServerError",
     "MemoryEtagCache",
     "PageError",
     "RateLimitWaitTooLongError",

@@ -257,6 +257,8 @@ class SandboxServer:
             else:
                 key = "ip:" + handler.client_address[0]
                 limit = state.anonymous_rate_limit
+            if path == "/graphql":  # GraphQL points come out of a budget of their own, as on GitHub
+                key += "#graphql"
             budget = self._budget(key, limit)
             fault = next((f for f in self._faults if f.matches(method, path) and f.fires()), None)
             if fault is None and path != "/rate_limit" and budget.used >= budget.limit:
@@ -283,6 +285,12 @@ class SandboxServer:
 
     def _answer(self, state: Any, method: str, path: str, query: dict[str, str], raw: bytes, token: Token | None,
                 budget: _Budget, handler: _Handler) -> tuple[Response, bool]:
+        if path == "/graphql" and method == "POST":
+            from .graphql import answer as graphql_answer
+
+            response, points = graphql_answer(state, token, self.url, raw, (budget.limit, budget.used, budget.reset))
+            budget.used += points
+            return response, True
         if path == "/rate_limit" and method == "GET":
             from .shapes import rate_overview
 

@@ -372,6 +372,9 @@ def register(sub: Any) -> None:
     from auditor import doctor
 
     doctor.register(sub, _add_common)
+    from auditor import check_cmd
+
+    check_cmd.register(sub, _add_common)
 
 
 __all__ = ["Result", "date", "parse_since"]

@@ -34,8 +34,8 @@ def _actionlint() -> str | None:
     return os.environ.get("ACTIONLINT") or shutil.which("actionlint")
 
 
-def test_there_are_the_three_examples() -> None:
-    assert [p.name for p in EXAMPLES] == ["manual-audit.yml", "pr-gate.yml", "weekly-audit.yml"]
+def test_there_are_the_four_examples() -> None:
+    assert [p.name for p in EXAMPLES] == ["manual-audit.yml", "pr-gate.yml", "sharded-audit.yml", "weekly-audit.yml"]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

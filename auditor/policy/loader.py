@@ -320,7 +320,10 @@ def _roles_config(rule: Rule, rc: Mapping[str, Any], path: tuple[Any, ...], data
     spec = rc.get(key)
     if spec is None or rule.scope is Scope.REPO:
         return None
-    known: Mapping[str, Any] = data.get(key) or {}
+    # The role map may itself be malformed (a list, a number, non-string keys): cerberus has reported
+    # that already, so judge the roles against whatever names are usable instead of crashing.
+    declared = data.get(key)
+    known = [name for name in declared if isinstance(name, str)] if isinstance(declared, dict) else []
     roles: dict[str, dict[str, Any]] = {}
     items: list[tuple[Any, Any]]
     items = [(r, {}) for r in spec] if isinstance(spec, list) else list(spec.items())
@@ -331,7 +334,7 @@ def _roles_config(rule: Rule, rc: Mapping[str, Any], path: tuple[Any, ...], data
             continue
         if role not in known:
             problems.add(where, f"unknown {'branch' if key == 'branches' else 'environment'} role "
-                         f"'{role}'" + _suggest(role, list(known)) + f" (the policy's {key}: {', '.join(known)})")
+                         f"'{role}'" + _suggest(role, known) + f" (the policy's {key}: {', '.join(known) or 'none'})")
             continue
         checked = _rule_params(rule, overrides, where, problems, defaults=False)
         if checked is not None:

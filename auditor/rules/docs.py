@@ -71,7 +71,9 @@ def _docs_present(ctx: Context) -> Iterable[Outcome]:
         elif doc.exists:
             yield rule.passed(_file_target(path), f"{path} exists", path=path, ref=ref)
         else:
-            yield rule.failed(_file_target(path), f"{path} does not exist on the production branch",
+            where = (f"at pull request #{ctx.facts.pull_request.number}'s head"
+                     if ctx.facts.pull_request is not None else "on the production branch")
+            yield rule.failed(_file_target(path), f"{path} does not exist {where}",
                               f"Write {path} and merge it into the production branch.", path=path, ref=ref)
 
 

@@ -13,6 +13,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from github import GithubException
+from jwt.exceptions import PyJWTError
+from sqlalchemy.exc import DatabaseError
+
 from auditor import __version__
 from auditor.history import HistoryError
 from auditor.policy import PolicyError, load_policy
@@ -81,6 +85,14 @@ def cmd_policy_rules(args: argparse.Namespace) -> int:
 # wiring
 
 
+def _github_message(exc: GithubException) -> str:
+    """GitHub's `message` from a PyGithub exception (never its headers or request)."""
+    data = exc.data
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return str(data["message"])[:200]
+    return "no message"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (kept in one place so --help documents everything)."""
     parser = argparse.ArgumentParser(
@@ -141,6 +153,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorldError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except DatabaseError as exc:
+        # A damaged history file (not a database, truncated, foreign tables) fails inside SQLAlchemy,
+        # on open or on the first query; say which file and what, without a traceback.
+        print(f"error: the history database cannot be used: {exc.orig or exc}. Point --history at another "
+              "file, or restore this one from a backup.", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except PyJWTError:
+        # A GitHub App key PyJWT cannot use (truncated, not a private key) fails while PyGithub signs
+        # its first request. The exception's text may quote the key's problems; print a fixed sentence.
+        print("error: the audit could not run: GITHUB_APP_PRIVATE_KEY is not a usable RSA private key "
+              "(PEM text or a path to one)", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except GithubException as exc:
+        # PyGithub raises on its own for a GitHub App whose installation token cannot be obtained
+        # (the token exchange happens inside its auth, outside the client's retry loop). Without this
+        # the run would die with a traceback and exit 1, which means "findings" to a CI gate.
+        print(f"error: the audit could not run: GitHub refused the credentials (HTTP {exc.status}: "
+              f"{_github_message(exc)})", file=sys.stderr)
+        return EXIT_CANNOT_RUN
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -148,4 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Under `python -m auditor.cli` this file runs as `__main__`, a second copy of the module whose
+    # UsageError/CannotRun are not the ones commands.py raises (those come from `auditor.cli`), so
+    # they would escape as tracebacks. Run the canonical module's `main` instead.
+    from auditor.cli import main as _canonical_main
+
+    sys.exit(_canonical_main())

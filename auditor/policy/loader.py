@@ -318,8 +318,8 @@ def _roles_config(rule: Rule, rc: Mapping[str, Any], path: tuple[Any, ...], data
                      f"{'branch' if key == 'branches' else 'environment'}-scoped rules")
         return None
     spec = rc.get(key)
-    if spec is None or rule.scope is Scope.REPO:
-        return None
+    if not isinstance(spec, (list, dict)) or rule.scope is Scope.REPO:
+        return None  # absent, or of a wrong type that cerberus has reported
     # The role map may itself be malformed (a list, a number, non-string keys): cerberus has reported
     # that already, so judge the roles against whatever names are usable instead of crashing.
     declared = data.get(key)
@@ -398,7 +398,8 @@ def _build_waivers(data: Mapping[str, Any], problems: _Problems) -> list[Waiver]
 
 def _coerce_dates(data: dict[str, Any]) -> None:
     """Accept quoted ISO dates for `expires` (YAML reads unquoted ones as dates already)."""
-    for w in data.get("waivers") or []:
+    waivers = data.get("waivers")
+    for w in waivers if isinstance(waivers, list) else []:  # a non-list is reported by cerberus
         if isinstance(w, dict) and isinstance(w.get("expires"), str):
             # A bad date stays a string: cerberus reports "must be of date type" with its place.
             with contextlib.suppress(ValueError):

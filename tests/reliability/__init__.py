@@ -1,0 +1,1 @@
+"""Reliability and security tests: API faults, permissions, hostile input, leaks, history survival, fuzzing."""

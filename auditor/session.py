@@ -3,15 +3,25 @@
 PyGithub objects are not thread-safe, so every worker thread gets its own client (and so its own
 connection pool and cost meter); the session adds their costs up for the run record. The token
 never leaves the credentials object: clients and caches know only its identity hash.
+
+Batching across workers: the runner hands repositories to whichever worker is free, one at a time,
+but a GraphQL query pays off only over a batch. So the session owns the batches: a worker asked for
+a repository nobody has taken claims it with the next untaken ones and collects them in one query;
+a worker asked for a repository another worker is already collecting spends the wait collecting a
+fresh batch of its own, then takes the other's answer. Every repository is collected exactly once.
+The org listing's JSON (`permissions`, `security_and_analysis`) is handed to the collectors, which
+then skip the per-repository GET /repos/{o}/{r}.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from auditor.facts import RepoFacts
 from auditor.github.auth import Credentials, build_auth, credentials_from_env, token_identity
@@ -40,7 +50,9 @@ class GitHubSession:
     _clients: list[GitHubClient] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _listing: list[str] = field(default_factory=list)
+    _listed_json: dict[str, dict[str, Any]] = field(default_factory=dict)
     _claimed: set[str] = field(default_factory=set)
+    _pending: dict[str, Future[RepoFacts]] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, *, base_url: str, max_wait: float = 900.0, api: str = "auto",
@@ -94,19 +106,59 @@ class GitHubSession:
         ordered = sorted(chosen, key=str.lower)
         with self._lock:
             self._listing = list(ordered)
+            self._listed_json = {r.full_name: dict(r.data) for r in listing if r.data is not None}
         return ordered
 
-    def _claim(self, name: str) -> list[str]:
-        """Up to `graphql_batch - 1` listed repositories no worker has taken yet, to batch with `name`.
+    def _claim(self, name: str | None, size: int) -> list[str]:
+        """`name` (unless taken) plus untaken listed repositories, up to `size`; each gets a pending answer.
 
-        Claimed names are collected by the claiming worker's GraphQL query; the runner still asks for
-        them one by one, and the worker answers from what that query brought.
+        Must be called with the lock held.
         """
+        batch = [name] if name is not None and name not in self._claimed else []
+        for listed in self._listing:
+            if len(batch) >= size:
+                break
+            if listed not in self._claimed and listed not in batch:
+                batch.append(listed)
+        for n in batch:
+            self._claimed.add(n)
+            self._pending[n] = Future()
+        return batch
+
+    def _run_batch(self, source: GraphQLSource, batch: Sequence[str], plan: FactPlan, now: datetime) -> None:
+        """Collect `batch` in one GraphQL query and publish each answer (or the failure) to its waiters."""
         with self._lock:
-            self._claimed.add(name)
-            free = [n for n in self._listing if n not in self._claimed][: max(0, self.graphql_batch - 1)]
-            self._claimed.update(free)
-        return free
+            futures = [self._pending[n] for n in batch]
+        try:
+            got = {f.repo: f for f in source.collect_many(batch, plan, now)}
+        except BaseException as exc:
+            for fut in futures:
+                if not fut.done():
+                    fut.set_exception(exc)
+            raise
+        for n, fut in zip(batch, futures, strict=True):
+            fut.set_result(got[n])
+
+    def _batched(self, source: GraphQLSource, repo: str, plan: FactPlan, now: datetime) -> RepoFacts:
+        """`repo`'s facts, collected once across all workers (see the module docstring)."""
+        with self._lock:
+            if repo in self._claimed and repo not in self._pending:
+                self._claimed.discard(repo)  # asked again after its answer was taken: collect anew
+            mine = self._claim(repo, source.batch_size)
+            fut = self._pending[repo]
+        if mine:
+            self._run_batch(source, mine, plan, now)
+        while not fut.done():
+            with self._lock:
+                extra = self._claim(None, source.batch_size)
+            if not extra:
+                break
+            self._run_batch(source, extra, plan, now)
+        try:
+            return fut.result()
+        finally:
+            with self._lock:
+                self._pending.pop(repo, None)
 
     def uses_graphql(self, org_audit: bool) -> bool:
         """`--api graphql`, or `auto` for an org audit (batching pays off only over many repositories)."""
@@ -116,13 +168,17 @@ class GitHubSession:
             [str], RepoFacts]:
         """A collect function bound to a new client (call once per worker thread)."""
         source: RestSource | GraphQLSource
+        with self._lock:
+            listed = dict(self._listed_json)
         if self.uses_graphql(org_audit):
-            source = GraphQLSource(self.new_client(), batch_size=self.graphql_batch, next_batch=self._claim)
+            source = GraphQLSource(self.new_client(), batch_size=self.graphql_batch, listed=listed)
         else:
-            source = RestSource(self.new_client())
+            source = RestSource(self.new_client(), listed=listed)
 
         def collect(repo: str) -> RepoFacts:
             try:
+                if isinstance(source, GraphQLSource):
+                    return self._batched(source, repo, plan, now())
                 return source.collect(repo, plan, now())
             except AuthError as exc:
                 raise FatalCollectError(f"GitHub rejected the credentials: {exc}") from exc

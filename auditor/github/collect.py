@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -80,6 +80,24 @@ class OrgRepo:
     fork: bool
     topics: tuple[str, ...] = ()
     default_branch: str | None = None
+    data: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+def usable_listing(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The org listing's JSON for a repository, if it can stand in for GET /repos/{o}/{r}.
+
+    GET /orgs/{org}/repos answers `minimal-repository` objects, which carry everything the
+    collector reads from the full repository (visibility, archived, fork, topics, default branch,
+    `permissions`, and `security_and_analysis` for those allowed to see it). It stands in only
+    when it has `permissions` (an authenticated listing) and, for an admin, `security_and_analysis`
+    (so a listing that leaves it out never turns into a "not shown to you" gap that the full
+    answer would not have given).
+    """
+    if data is None or not isinstance(data.get("permissions"), Mapping) or not data.get("default_branch"):
+        return None
+    if parse.viewer_permission(data) == "ADMIN" and "security_and_analysis" not in data:
+        return None
+    return dict(data)
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,9 +165,11 @@ class RestSource:
     pull requests per repository; commits beyond it keep `pull_requests=None` (unknown).
     """
 
-    def __init__(self, client: GitHubClient, *, max_pr_lookups: int = 100) -> None:
+    def __init__(self, client: GitHubClient, *, max_pr_lookups: int = 100,
+                 listed: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.client = client
         self.max_pr_lookups = max_pr_lookups
+        self.listed = dict(listed or {})
         self._org_secret_visibility: dict[str, dict[str, str] | None] = {}
         self._org_secret_visibility_gap: dict[str, Gap] = {}
 
@@ -226,6 +246,7 @@ def list_org_repos(client: GitHubClient, org: str) -> list[OrgRepo]:
                 fork=bool(i.get("fork")),
                 topics=tuple(i.get("topics") or ()),
                 default_branch=i.get("default_branch"),
+                data=i,
             )
             for i in items
         ]
@@ -332,15 +353,17 @@ class _RepoCollector:
         facts = RepoFacts(repo=self.full_name, collected_at=self.now, source="rest")
         if not self.plan.needs:
             return facts
-        try:
-            resp = self.c.get(self.base)
-        except AuthError:
-            raise
-        except CollectError as exc:
-            return self._all_gapped(facts, gap_from_error(exc, f"repository {self.full_name}", "Metadata: read"))
-        if not resp.ok:
-            return self._all_gapped(facts, gap_for(resp, f"repository {self.full_name}", "Metadata: read"))
-        repo = resp.json()
+        repo = usable_listing(self.source.listed.get(self.full_name))
+        if repo is None:
+            try:
+                resp = self.c.get(self.base)
+            except AuthError:
+                raise
+            except CollectError as exc:
+                return self._all_gapped(facts, gap_from_error(exc, f"repository {self.full_name}", "Metadata: read"))
+            if not resp.ok:
+                return self._all_gapped(facts, gap_for(resp, f"repository {self.full_name}", "Metadata: read"))
+            repo = resp.json()
         default = str(repo.get("default_branch") or "") or None
         prod = self.plan.production_branch or (self.plan.branches[0] if self.plan.branches else None)
         state = _RepoState(repo=repo, prod_branch=prod or default or "HEAD")

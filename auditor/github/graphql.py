@@ -3,7 +3,8 @@
 `GraphQLSource.collect_many` collects a batch of repositories in three steps:
 
 1. REST, per repository: GET /repos/{o}/{r} (GraphQL has no `security_and_analysis`, and the
-   answer tells the permissions and the default branch) and, when file facts are wanted, the
+   answer tells the permissions and the default branch; skipped when the org listing's JSON,
+   passed in as `listed`, already carries them) and, when file facts are wanted, the
    production branch's recursive tree (GraphQL has no recursive tree). Both are ETag-cached by the
    client, so warm runs pay nothing for them.
 2. One GraphQL query for the whole batch, each repository under an alias (`r0: repository(...)`):
@@ -56,6 +57,7 @@ from auditor.github.collect import (
     WORKFLOW_DIR,
     RestSource,
     _RepoCollector,
+    usable_listing,
 )
 from auditor.github.errors import CollectError
 from auditor.model import ApiCost
@@ -551,10 +553,11 @@ class GraphQLSource:
     """
 
     def __init__(self, client: GitHubClient, *, batch_size: int = 10, max_batch: int = 25, grow_after: int = 3,
-                 max_pr_lookups: int = 100, next_batch: Callable[[str], Sequence[str]] | None = None) -> None:
+                 max_pr_lookups: int = 100, next_batch: Callable[[str], Sequence[str]] | None = None,
+                 listed: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.client = client
         self.primed = _PrimedClient(client)
-        self.rest = RestSource(self.primed, max_pr_lookups=max_pr_lookups)
+        self.rest = RestSource(self.primed, max_pr_lookups=max_pr_lookups, listed=listed)
         self.batch_size = max(1, batch_size)
         self.max_batch = max(self.batch_size, max_batch)
         self.grow_after = grow_after
@@ -592,13 +595,15 @@ class GraphQLSource:
     def _prepare(self, name: str, plan: FactPlan) -> _Prepared:
         owner, _, repo_name = name.partition("/")
         base = f"/repos/{seg(owner)}/{seg(repo_name)}"
-        try:
-            resp = self.primed.fetch(base)
-        except CollectError:
-            return _Prepared(name=name, repo=None)  # the section logic asks again and records the gap
-        if not resp.ok:
-            return _Prepared(name=name, repo=None)
-        repo = resp.json()
+        repo = usable_listing(self.rest.listed.get(name))
+        if repo is None:
+            try:
+                resp = self.primed.fetch(base)
+            except CollectError:
+                return _Prepared(name=name, repo=None)  # the section logic asks again and records the gap
+            if not resp.ok:
+                return _Prepared(name=name, repo=None)
+            repo = resp.json()
         default = str(repo.get("default_branch") or "") or None
         prod = plan.production_branch or (plan.branches[0] if plan.branches else None) or default or "HEAD"
         p = _Prepared(name=name, repo=repo, prod=prod, default=default)

@@ -119,6 +119,12 @@ class Api:
             role = "read"
         return role if role_at_least(role, base) else base
 
+    def shows_security(self, req: Request, role: str) -> bool:
+        """Whether a repository answer (full or listed) carries `security_and_analysis`: admins only."""
+        t = req.token
+        return role_at_least(role, "admin") and (t is None or t.kind == "classic"
+                                                 or level_at_least(self.level(t, "administration"), "read"))
+
     def level(self, token: Token, permission: str) -> str:
         """A fine-grained token's level for `permission`; classic tokens are unlimited here."""
         if token.kind == "classic" or token.permissions is None:
@@ -326,7 +332,8 @@ def org_repos(api: Api, req: Request, p: dict[str, str]) -> Response:
         "pushed": lambda x: x[0].pushed_at,
     }.get(sort, lambda x: (x[0].created_at, x[0].id))
     found.sort(key=key, reverse=direction == "desc")
-    items = [shapes.minimal_repo(req.base, r, api.state, role if req.token else None) for r, role in found]
+    items = [shapes.minimal_repo(req.base, r, api.state, role if req.token else None, api.shows_security(req, role))
+             for r, role in found]
     return api.listing(req, items)
 
 
@@ -346,10 +353,8 @@ def user_repos(api: Api, req: Request, p: dict[str, str]) -> Response:
 @route("GET", "/repos/{owner}/{repo}")
 def get_repo(api: Api, req: Request, p: dict[str, str]) -> Response:
     repo, role = api.repo(req, p)
-    t = req.token
-    admin = role_at_least(role, "admin") and (t is None or t.kind == "classic"
-                                              or level_at_least(api.level(t, "administration"), "read"))
-    return Response(200, shapes.full_repo(req.base, repo, api.state, role if t else None, admin))
+    return Response(200, shapes.full_repo(req.base, repo, api.state, role if req.token else None,
+                                          api.shows_security(req, role)))
 
 
 @route("GET", "/repos/{owner}/{repo}/branches")

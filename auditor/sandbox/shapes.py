@@ -143,7 +143,16 @@ def permissions(role: str) -> Json:
     }
 
 
-def minimal_repo(base: str, repo: Repo, state: State, role: str | None) -> Json:
+def security_and_analysis(repo: Repo) -> Json:
+    """The `security_and_analysis` object (full and minimal repository alike, admins only)."""
+    features = ("advanced_security", "secret_scanning", "secret_scanning_push_protection",
+                "dependabot_security_updates", "secret_scanning_non_provider_patterns",
+                "secret_scanning_validity_checks")
+    return {f: {"status": repo.security.get(f, "disabled")} for f in features
+            if f != "advanced_security" or repo.private}
+
+
+def minimal_repo(base: str, repo: Repo, state: State, role: str | None, show_security: bool = False) -> Json:
     host = base.split("://", 1)[-1].split(":", maxsplit=1)[0]
     body: Json = {
         "id": repo.id, "node_id": node_id("R", repo.id), "name": repo.name, "full_name": repo.full_name,
@@ -163,11 +172,13 @@ def minimal_repo(base: str, repo: Repo, state: State, role: str | None) -> Json:
     }
     if role is not None:
         body["permissions"] = permissions(role)
+    if show_security:  # `minimal-repository` documents it too; GitHub fills it in for admins
+        body["security_and_analysis"] = security_and_analysis(repo)
     return body
 
 
 def full_repo(base: str, repo: Repo, state: State, role: str | None, show_security: bool) -> Json:
-    body = minimal_repo(base, repo, state, role)
+    body = minimal_repo(base, repo, state, role, show_security)
     org = state.orgs.get(repo.owner)
     body.update({
         "network_count": 0, "subscribers_count": 1, "temp_clone_token": None if role is None else "",
@@ -180,13 +191,7 @@ def full_repo(base: str, repo: Repo, state: State, role: str | None, show_securi
     if org is not None:
         body["organization"] = user(base, state.user(org.login))
     if show_security:
-        features = ("advanced_security", "secret_scanning", "secret_scanning_push_protection",
-                    "dependabot_security_updates", "secret_scanning_non_provider_patterns",
-                    "secret_scanning_validity_checks")
-        body["security_and_analysis"] = {
-            f: {"status": repo.security.get(f, "disabled")} for f in features
-            if f != "advanced_security" or repo.private
-        }
+        body["security_and_analysis"] = security_and_analysis(repo)
     return body
 
 

@@ -6,7 +6,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from github import Auth
+from github import Auth, GithubException
 
 from auditor.github import retry as rp
 from auditor.github.client import GitHubClient, MemoryEtagCache, PageError
@@ -281,3 +281,27 @@ def test_classify_table() -> None:
 def test_token_never_in_repr() -> None:
     c = GitHubClient(Auth.Token("s3cr3t-value"), "http://127.0.0.1:9")
     assert "s3cr3t" not in repr(c)
+
+
+def test_server_error_backoff_beyond_max_wait_names_the_server_error(fake: FakeGitHub) -> None:
+    fake.add("/r", Reply(502), Reply(502), Reply(502))
+    clock = Clock()
+    with pytest.raises(RateLimitWaitTooLongError) as info:
+        client(fake, clock, max_wait=1.5).get("/r")
+    assert "retrying after HTTP 502" in str(info.value)
+    assert "rate limit" not in str(info.value)
+    assert clock.waits == [1.0]
+
+
+def test_failed_app_installation_token_exchange_is_an_auth_error(fake: FakeGitHub) -> None:
+    class RefusedInstallation(Auth.Token):
+        """An App installation auth whose token exchange GitHub refused."""
+
+        @property
+        def token(self) -> str:
+            raise GithubException(401, {"message": "A JSON web token could not be decoded"}, {})
+
+    c = GitHubClient(RefusedInstallation("unused"), fake.base_url, sleeper=Clock().sleep, clock=Clock())
+    with pytest.raises(AuthError, match="installation token"):
+        c.get("/r")
+    assert fake.log == []

@@ -421,7 +421,15 @@ class GitHubClient:
 
     def _raw(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], str]:
         requester = self.github.requester
-        status, resp_headers, body = requester.requestJson("GET", url, headers=dict(headers))
+        try:
+            status, resp_headers, body = requester.requestJson("GET", url, headers=dict(headers))
+        except GithubException as exc:
+            # requestJson answers error statuses as data; an exception here comes from the GitHub
+            # App's installation-token exchange, before our request was sent.
+            what = f"the GitHub App could not get an installation token (HTTP {exc.status})"
+            if exc.status in (401, 403, 404):
+                raise AuthError(what) from exc
+            raise UnexpectedResponseError(exc.status, what) from exc
         return status, {str(k).lower(): str(v) for k, v in resp_headers.items()}, body
 
     def _send(self, url: str, headers: dict[str, str]) -> Response:
@@ -436,14 +444,17 @@ class GitHubClient:
                 if server_attempts >= self.policy.max_retries:
                     raise TransportError(f"GitHub API unreachable: {type(exc).__name__}") from exc
                 self._meter.retries += 1
-                self._wait(rp.bounded(rp.server_error_wait({}, server_attempts, self.policy), self.policy))
+                self._wait(rp.bounded(rp.server_error_wait({}, server_attempts, self.policy), self.policy,
+                                      cause=f"retrying after a connection error ({type(exc).__name__})"))
                 server_attempts += 1
                 continue
             self._meter.record(status, resp_headers)
             kind = rp.classify(status, resp_headers, body)
+            cause = None
             if kind is rp.Kind.SERVER_ERROR and server_attempts < self.policy.max_retries:
                 wait = rp.server_error_wait(resp_headers, server_attempts, self.policy)
                 server_attempts += 1
+                cause = f"retrying after HTTP {status}"
             elif (
                 kind in (rp.Kind.PRIMARY_LIMIT, rp.Kind.SECONDARY_LIMIT)
                 and limit_attempts < self.policy.max_rate_limit_retries
@@ -454,7 +465,7 @@ class GitHubClient:
                 if kind is rp.Kind.FINAL:
                     self._note_limits(resp_headers)
                 return Response(status, resp_headers, body, url)
-            self._wait(rp.bounded(wait, self.policy, resp_headers.get("x-ratelimit-resource", "core")))
+            self._wait(rp.bounded(wait, self.policy, resp_headers.get("x-ratelimit-resource", "core"), cause=cause))
             self._meter.retries += 1
 
 

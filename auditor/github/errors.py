@@ -25,10 +25,9 @@ class TransportError(CollectError):
 class RateLimitWaitTooLongError(CollectError):
     """Honouring GitHub's rate limit would mean waiting longer than the configured bound."""
 
-    def __init__(self, wait: float, max_wait: float, resource: str = "core") -> None:
-        super().__init__(
-            f"the GitHub {resource} rate limit requires waiting {wait:.0f}s, more than the allowed {max_wait:.0f}s"
-        )
+    def __init__(self, wait: float, max_wait: float, resource: str = "core", cause: str | None = None) -> None:
+        what = cause or f"the GitHub {resource} rate limit"
+        super().__init__(f"{what} requires waiting {wait:.0f}s, more than the allowed {max_wait:.0f}s")
         self.wait = wait
         self.max_wait = max_wait
         self.resource = resource

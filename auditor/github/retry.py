@@ -123,8 +123,12 @@ def write_retry_wait(status: int, headers: Mapping[str, str], body: str) -> floa
     return _retry_after(headers)
 
 
-def bounded(wait: float, policy: RetryPolicy, resource: str = "core") -> float:
-    """`wait` if it is within `max_wait`, else raise instead of sleeping."""
+def bounded(wait: float, policy: RetryPolicy, resource: str = "core", cause: str | None = None) -> float:
+    """`wait` if it is within `max_wait`, else raise instead of sleeping.
+
+    `cause` names a wait that is not a rate limit (a backoff after a 5xx or a dropped connection),
+    so the unknown results it leads to state the real reason.
+    """
     if wait > policy.max_wait:
-        raise RateLimitWaitTooLongError(wait, policy.max_wait, resource)
+        raise RateLimitWaitTooLongError(wait, policy.max_wait, resource, cause)
     return wait

@@ -480,14 +480,18 @@ class _RepoCollector:
             )
         if not self.wants(Need.PROTECTION) or facts.exists is False:
             return facts
+        return self._protection(state, facts)
+
+    def _protection(self, state: _RepoState, facts: BranchFacts) -> BranchFacts:
+        """Classic protection and effective rules of an existing branch, each with its own gap."""
         facts = self.guarded(
-            f"the branch protection of {name}",
+            f"the branch protection of {facts.name}",
             ADMIN_READ,
             lambda g: replace(facts, classic_gap=g),
             lambda: self._classic(state, facts),
         )
         return self.guarded(
-            f"the rules of {name}",
+            f"the rules of {facts.name}",
             "Metadata: read",
             lambda g: replace(facts, rules_gap=g),
             lambda: self._rules(state, facts),

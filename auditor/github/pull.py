@@ -41,7 +41,6 @@ from auditor.facts import (
 from auditor.github import parse
 from auditor.github.client import PageError
 from auditor.github.collect import (
-    ADMIN_READ,
     CODEOWNERS_LOCATIONS,
     WORKFLOW_DIR,
     RestSource,
@@ -179,18 +178,7 @@ class PullRequestCollector(_RepoCollector):
         facts = BranchFacts(name=name, exists=True, head_sha=sha)
         if not self.wants(Need.PROTECTION):
             return facts
-        facts = self.guarded(
-            f"the branch protection of {name}",
-            ADMIN_READ,
-            lambda g: replace(facts, classic_gap=g),
-            lambda: self._classic(state, facts),
-        )
-        return self.guarded(
-            f"the rules of {name}",
-            "Metadata: read",
-            lambda g: replace(facts, rules_gap=g),
-            lambda: self._rules(state, facts),
-        )
+        return self._protection(state, facts)
 
     # -- the PR's parts -----------------------------------------------------------------------
 

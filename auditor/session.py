@@ -30,6 +30,7 @@ from auditor.github.client import EtagCache, GitHubClient, make_client
 from auditor.github.collect import OrgRepo, RestSource, list_org_repos, sum_costs
 from auditor.github.errors import AuthError, CollectError
 from auditor.github.graphql import GraphQLSource
+from auditor.github.limiter import SharedLimiter
 from auditor.model import ApiCost
 from auditor.plan import FactPlan
 from auditor.policy import ScopeSelector
@@ -47,6 +48,7 @@ class GitHubSession:
     cache_factory: Callable[[], EtagCache | None] = lambda: None
     target: str | None = None
     graphql_batch: int = 10
+    limiter: SharedLimiter = field(default_factory=SharedLimiter)
     _clients: list[GitHubClient] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _listing: list[str] = field(default_factory=list)
@@ -81,7 +83,7 @@ class GitHubSession:
         except AuthError as exc:
             raise FatalCollectError(str(exc)) from exc
         client = make_client(auth, self.base_url, max_wait=self.max_wait, cache=self.cache_factory(),
-                             identity=token_identity(self.creds))
+                             identity=token_identity(self.creds), limiter=self.limiter)
         with self._lock:
             self._clients.append(client)
         return client

@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +33,7 @@ from auditor.engine import plan_for
 from auditor.history import History
 from auditor.policy import load_policy
 from auditor.runner import audit_repos
-from auditor.sandbox import DEMO_TOKEN, DEMO_WORLD, load_world, serve
+from auditor.sandbox import DEMO_TOKEN, DEMO_WORLD, load_world
 from auditor.sandbox.world import _read
 from auditor.session import GitHubSession
 
@@ -98,19 +100,32 @@ def main() -> None:
                         help="repos the sequential REST baseline audits (its per-repo figures scale)")
     args = parser.parse_args()
 
-    world = load_world(big_world(args.repos))
-    with serve(world) as server, tempfile.TemporaryDirectory() as cache:
-        server.set_latency(args.latency_ms)
-        print(f"sandbox: {args.repos} repos at {server.url}, {args.latency_ms} ms latency", file=sys.stderr)
-        cold = run_once(server.url, args.api, args.workers, Path(cache))
-        print(f"cold: {cold}", file=sys.stderr)
-        warm = run_once(server.url, args.api, args.workers, Path(cache))
-        print(f"warm: {warm}", file=sys.stderr)
-        sample = sorted(f"{ORG}/{r['name']}" for r in world.spec["repos"])[: args.baseline_sample]
-        base = run_once(server.url, "rest", 1, None, repos=sample)
-        base["wall_s_per_repo"] = round(base["wall_s"] / max(1, base["repos"]), 3)
-        base["wall_s_extrapolated"] = round(base["wall_s_per_repo"] * args.repos, 1)
-        print(f"rest sequential baseline: {base}", file=sys.stderr)
+    spec = big_world(args.repos)
+    load_world(spec)  # validate here, so a bad world fails before the server starts
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as cache:
+        world_file = Path(tmp) / "world.json"
+        world_file.write_text(json.dumps(spec))
+        # The sandbox runs in its own process, as GitHub would: in the auditor's process it would
+        # compete with the audit for the one interpreter lock and slow both down.
+        server = subprocess.Popen(
+            [sys.executable, "-m", "auditor.sandbox", "--world", str(world_file), "--port", "0",
+             "--latency-ms", str(args.latency_ms)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout is not None
+            url = re.search(r"http://[\d.]+:\d+", server.stdout.readline()).group(0)  # type: ignore[union-attr]
+            print(f"sandbox: {args.repos} repos at {url}, {args.latency_ms} ms latency", file=sys.stderr)
+            cold = run_once(url, args.api, args.workers, Path(cache))
+            print(f"cold: {cold}", file=sys.stderr)
+            warm = run_once(url, args.api, args.workers, Path(cache))
+            print(f"warm: {warm}", file=sys.stderr)
+            sample = sorted(f"{ORG}/{r['name']}" for r in spec["repos"])[: args.baseline_sample]
+            base = run_once(url, "rest", 1, None, repos=sample)
+            base["wall_s_per_repo"] = round(base["wall_s"] / max(1, base["repos"]), 3)
+            base["wall_s_extrapolated"] = round(base["wall_s_per_repo"] * args.repos, 1)
+            print(f"rest sequential baseline: {base}", file=sys.stderr)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"repos": args.repos, "latency_ms": args.latency_ms, "workers": args.workers,
                       "cold": cold, "warm": warm, "rest_sequential_baseline": base,

@@ -35,6 +35,7 @@ from auditor.github.errors import (
     TransportError,
     UnexpectedResponseError,
 )
+from auditor.github.limiter import SharedLimiter
 from auditor.model import ApiCost
 
 Sleeper = Callable[[float], None]
@@ -179,6 +180,7 @@ class GitHubClient:
         cache: EtagCache | None = None,
         identity: str = "anonymous",
         user_agent: str = "auditor",
+        limiter: SharedLimiter | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.policy = policy or rp.RetryPolicy()
@@ -187,7 +189,7 @@ class GitHubClient:
         self._cache = cache
         self._identity = identity
         self._meter = _Meter()
-        self._exhausted_until: float | None = None
+        self._limiter = limiter or SharedLimiter()
         self._last_write: float | None = None
         self.github = Github(
             auth=auth,
@@ -325,7 +327,8 @@ class GitHubClient:
         while True:
             self._throttle()
             try:
-                status, raw_headers, body = self.github.requester.requestJson("POST", url, input=payload)
+                with self._limiter.slot():
+                    status, raw_headers, body = self.github.requester.requestJson("POST", url, input=payload)
             except requests.RequestException as exc:
                 self._meter.requests += 1
                 raise GraphQLServerError(0, f"GitHub's GraphQL API did not answer: {type(exc).__name__}") from exc
@@ -384,23 +387,19 @@ class GitHubClient:
             self._sleep(seconds)
 
     def _throttle(self) -> None:
-        """Before sending: if the last answer exhausted the primary limit, wait for its reset."""
-        if self._exhausted_until is None:
-            return
-        wait = self._exhausted_until - self._clock()
-        if wait <= 0:
-            self._exhausted_until = None
-            return
-        self._wait(rp.bounded(wait, self.policy))
-        self._exhausted_until = None
+        """Before sending: honour a pause any worker on this token was asked for (an exhausted
+        primary budget, a Retry-After), bounded by `max_wait`."""
+        wait = self._limiter.remaining_pause(self._clock())
+        if wait > 0:
+            self._wait(rp.bounded(wait, self.policy))
 
     def _note_limits(self, headers: Mapping[str, str]) -> None:
-        reset = headers.get("x-ratelimit-reset")
-        if headers.get("x-ratelimit-remaining") == "0" and reset is not None:
-            try:
-                self._exhausted_until = float(reset) + 1.0
-            except ValueError:
-                self._exhausted_until = None
+        self._limiter.note(headers)
+
+    def _back_off(self, seconds: float) -> None:
+        """Wait after a rate-limit answer, and make every other worker on the token wait too."""
+        self._limiter.pause_until(self._clock() + seconds)
+        self._wait(seconds)
 
     def _space_write(self) -> None:
         """Keep `write_interval` seconds between writes (GitHub's advice against secondary limits)."""
@@ -412,7 +411,8 @@ class GitHubClient:
         """One write attempt; PyGithub's exception for an error status is turned back into an answer."""
         requester = self.github.requester
         try:
-            resp_headers, data = requester.requestJsonAndCheck(method, url, input=dict(payload))
+            with self._limiter.slot():
+                resp_headers, data = requester.requestJsonAndCheck(method, url, input=dict(payload))
         except GithubException as exc:
             headers = {str(k).lower(): str(v) for k, v in (exc.headers or {}).items()}
             return exc.status, headers, "" if exc.data is None else json.dumps(exc.data)
@@ -422,7 +422,8 @@ class GitHubClient:
     def _raw(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], str]:
         requester = self.github.requester
         try:
-            status, resp_headers, body = requester.requestJson("GET", url, headers=dict(headers))
+            with self._limiter.slot():
+                status, resp_headers, body = requester.requestJson("GET", url, headers=dict(headers))
         except GithubException as exc:
             # requestJson answers error statuses as data; an exception here comes from the GitHub
             # App's installation-token exchange, before our request was sent.
@@ -465,7 +466,11 @@ class GitHubClient:
                 if kind is rp.Kind.FINAL:
                     self._note_limits(resp_headers)
                 return Response(status, resp_headers, body, url)
-            self._wait(rp.bounded(wait, self.policy, resp_headers.get("x-ratelimit-resource", "core"), cause=cause))
+            bounded = rp.bounded(wait, self.policy, resp_headers.get("x-ratelimit-resource", "core"), cause=cause)
+            if cause is None:  # a rate-limit answer concerns every worker on this token
+                self._back_off(bounded)
+            else:
+                self._wait(bounded)
             self._meter.retries += 1
 
 
@@ -497,8 +502,12 @@ def make_client(
     clock: Clock = time.time,
     cache: EtagCache | None = None,
     identity: str = "anonymous",
+    limiter: SharedLimiter | None = None,
 ) -> GitHubClient:
-    """A client with the default retry policy and `max_wait` as the bound on every wait."""
+    """A client with the default retry policy and `max_wait` as the bound on every wait.
+
+    Give the clients of one token the same `limiter` so they share its concurrency and pauses.
+    """
     return GitHubClient(
         auth,
         base_url,
@@ -507,6 +516,7 @@ def make_client(
         clock=clock,
         cache=cache,
         identity=identity,
+        limiter=limiter,
     )
 
 

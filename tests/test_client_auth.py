@@ -65,3 +65,13 @@ def test_secrets_never_in_repr_and_identity_is_a_hash() -> None:
     assert len(ident) == 16 and "supersecret" not in ident
     assert ident == token_identity(Credentials(token="ghp_supersecret"))
     assert ident != token_identity(Credentials(token="ghp_other"))
+
+
+def test_an_unusable_app_key_is_refused_up_front_without_quoting_it() -> None:
+    from auditor.github.auth import credentials_from_env
+    from auditor.github.errors import AuthError
+
+    broken = "-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0LWJ1dC1ub3QtYS1rZXk=\n-----END RSA PRIVATE KEY-----\n"
+    with pytest.raises(AuthError, match="not a usable") as info:
+        credentials_from_env({"GITHUB_APP_ID": "42", "GITHUB_APP_PRIVATE_KEY": broken})
+    assert "c2VjcmV0" not in str(info.value)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
 from github import Auth, GithubException, GithubIntegration
 
 from auditor.github.errors import AuthError
@@ -39,15 +40,26 @@ class Credentials:
 
 
 def _read_private_key(value: str) -> str:
-    """GITHUB_APP_PRIVATE_KEY holds either the PEM text or a path to it."""
+    """GITHUB_APP_PRIVATE_KEY holds either the PEM text or a path to it; the key must load.
+
+    Checking it here turns a truncated or wrong key into one clear AuthError (exit 3) before any
+    request, instead of a failure deep inside the token exchange; the message never quotes the key.
+    """
     text = value.strip()
     if text.startswith("-----BEGIN"):
-        return value.replace("\\n", "\n") if "\\n" in value and "\n" not in text else value
-    path = Path(text).expanduser()
+        pem = value.replace("\\n", "\n") if "\\n" in value and "\n" not in text else value
+    else:
+        path = Path(text).expanduser()
+        try:
+            pem = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise AuthError(
+                f"GITHUB_APP_PRIVATE_KEY is neither PEM text nor a readable file ({exc.strerror})") from exc
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AuthError(f"GITHUB_APP_PRIVATE_KEY is neither PEM text nor a readable file ({exc.strerror})") from exc
+        serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise AuthError("GITHUB_APP_PRIVATE_KEY is not a usable unencrypted PEM private key") from exc
+    return pem
 
 
 def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:

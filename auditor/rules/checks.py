@@ -15,9 +15,7 @@ from auditor.facts import Gap, Job, PullRequest, Workflow, Workflows
 from auditor.model import Scope, Severity, Status
 from auditor.protection import Setting
 from auditor.rules._common import ADMIN_READ, bool_setting_outcome, resolve_protection
-from auditor.rules._filters import trigger_admits
-from auditor.rules.base import Context, Need, Outcome, Rule, branch_target
-from auditor.rules.reviews import (
+from auditor.rules._evidence import (
     PR_READ,
     RATIO_PARAM,
     WINDOW_PARAM,
@@ -25,6 +23,8 @@ from auditor.rules.reviews import (
     percent,
     tally,
 )
+from auditor.rules._filters import trigger_admits
+from auditor.rules.base import Context, Need, Outcome, Rule, branch_target
 
 _PROT = (Need.BRANCHES, Need.PROTECTION)
 _PERM = f"Contents: read (branch list), {ADMIN_READ} (classic protection); rulesets need Metadata: read"

@@ -13,8 +13,8 @@ from typing import Any
 from auditor.facts import Gap, PullRequest
 from auditor.model import Scope, Severity
 from auditor.rules._common import matches_any
+from auditor.rules._evidence import LIST_CAP, PR_READ, WINDOW_PARAM, merged_prs
 from auditor.rules.base import Context, Need, Outcome, Rule, branch_target
-from auditor.rules.reviews import LIST_CAP, PR_READ, WINDOW_PARAM, merged_prs
 
 _COMMITS_READ = "Contents: read (commits) and Pull requests: read (their pull requests)"
 

@@ -105,9 +105,10 @@ def write_reports_for(history: History, run_id: str, policy: Policy | None, form
 class ConsoleProgress(Progress):
     """Progress on stderr: a rich bar on a terminal, a plain line per repo otherwise."""
 
-    def __init__(self, enabled: bool, quiet: bool) -> None:
+    def __init__(self, enabled: bool, quiet: bool, budget: Callable[[], str] = str) -> None:
         self.enabled = enabled and not quiet
         self.quiet = quiet
+        self.budget = budget
         self.total = 0
         self.done = 0
         self._bar: Any = None
@@ -119,18 +120,20 @@ class ConsoleProgress(Progress):
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
             self._bar = Progress(TextColumn("auditing"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                                 TimeRemainingColumn(), TextColumn("{task.description}"), transient=True)
+                                 TimeRemainingColumn(), TextColumn("{task.fields[budget]}"),
+                                 TextColumn("{task.description}"), transient=True)
             self._bar.start()
-            self._task = self._bar.add_task("", total=total)
+            self._task = self._bar.add_task("", total=total, budget=self.budget())
 
     def repo_done(self, repo: str, summary: Any, seconds: float) -> None:
         self.done += 1
         if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=repo)
+            self._bar.update(self._task, advance=1, description=repo, budget=self.budget())
         elif not self.quiet:
             score = "-" if summary.score is None else f"{summary.score:.0%}"
-            print(f"[{self.done}/{self.total}] {repo}: {summary.status} (score {score}) in {seconds:.1f}s",
-                  file=sys.stderr)
+            left = self.budget()
+            print(f"[{self.done}/{self.total}] {repo}: {summary.status} (score {score}) in {seconds:.1f}s"
+                  + (f", {left}" if left else ""), file=sys.stderr)
 
     def finish(self) -> None:
         if self._bar is not None:
@@ -172,8 +175,8 @@ def print_summary(outcome: RunOutcome, policy: Policy, fail_on: Severity | None,
 
 
 def _collector_for(args: argparse.Namespace, policy: Policy, now: Callable[[], datetime]) -> tuple[
-        list[str], Callable[[], Callable[[str], RepoFacts]], Callable[[], ApiCost], str]:
-    """(repos, collector factory, cost, scope label) for --repo / --org / --local."""
+        list[str], Callable[[], Callable[[str], RepoFacts]], Callable[[], ApiCost], str, Callable[[], str]]:
+    """(repos, collector factory, cost, scope label, budget text) for --repo / --org / --local."""
     plan = plan_for(policy)
     if args.local:
         from auditor.local import LocalError, collect_local
@@ -191,7 +194,7 @@ def _collector_for(args: argparse.Namespace, policy: Policy, now: Callable[[], d
             name = collect_local(path, plan.__class__(needs=frozenset()), now()).repo
         except LocalError as exc:
             raise _usage(str(exc)) from exc
-        return [name], lambda: local, ApiCost, f"local:{path}"
+        return [name], lambda: local, ApiCost, f"local:{path}", str
 
     from auditor.session import GitHubSession
 
@@ -210,7 +213,8 @@ def _collector_for(args: argparse.Namespace, policy: Policy, now: Callable[[], d
             scope = "repos:" + ",".join(repos)
     except FatalCollectError as exc:
         raise _cannot_run(str(exc)) from exc
-    return repos, lambda: session.collector(plan, now, org_audit=bool(args.org)), session.cost, scope
+    return (repos, lambda: session.collector(plan, now, org_audit=bool(args.org)), session.cost, scope,
+            session.budget_text)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -225,7 +229,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     fail_on = _fail_on(args)
     out_dir = Path(args.output)
     now = utcnow
-    repos, make_collect, cost, scope = _collector_for(args, policy, now)
+    repos, make_collect, cost, scope, budget = _collector_for(args, policy, now)
     everything = list(repos)
     if args.shard:
         try:
@@ -239,7 +243,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     resume = None
     if args.resume:
         resume = _resume_target(history, args.resume, scope, policy)
-    progress = ConsoleProgress(enabled=not args.no_progress, quiet=args.quiet)
+    progress = ConsoleProgress(enabled=not args.no_progress, quiet=args.quiet, budget=budget)
     try:
         outcome = audit_repos(policy=policy, repos=repos, collect=make_collect(), history=history, scope=scope,
                               now=now, cost=cost, workers=max(1, args.workers), resume_run=resume,

@@ -88,6 +88,13 @@ class GitHubSession:
             self._clients.append(client)
         return client
 
+    def budget_text(self) -> str:
+        """The rate-limit budget left, as GitHub last reported it, e.g. "budget 4,812 core, 4,990 graphql"."""
+        left = dict(self.limiter.remaining)
+        if not left:
+            return ""
+        return "budget " + ", ".join(f"{n:,} {resource}" for resource, n in sorted(left.items()))
+
     def cost(self) -> ApiCost:
         """The API cost of every client this session made."""
         with self._lock:

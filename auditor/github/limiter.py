@@ -27,6 +27,7 @@ class SharedLimiter:
         self._lock = threading.Lock()
         self._paused_until: float | None = None
         self.pauses = 0
+        self.remaining: dict[str, int] = {}  # rate-limit resource -> requests/points left, as last seen
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -53,7 +54,11 @@ class SharedLimiter:
             return left
 
     def note(self, headers: Mapping[str, str]) -> None:
-        """Pause everyone until the reset when an answer shows the primary budget exhausted."""
+        """Remember the budget left; pause everyone until the reset when it is exhausted."""
+        left = headers.get("x-ratelimit-remaining")
+        if left is not None and left.isdigit():
+            with self._lock:
+                self.remaining[headers.get("x-ratelimit-resource", "core")] = int(left)
         reset = headers.get("x-ratelimit-reset")
         if headers.get("x-ratelimit-remaining") == "0" and reset is not None:
             try:

@@ -95,3 +95,15 @@ def test_requests_in_flight_never_exceed_the_bound() -> None:
     for t in threads:
         t.join()
     assert peak == 2
+
+
+def test_the_budget_left_is_remembered_per_resource() -> None:
+    limiter = SharedLimiter()
+    limiter.note({"x-ratelimit-remaining": "4812", "x-ratelimit-resource": "core", "x-ratelimit-reset": "1"})
+    limiter.note({"x-ratelimit-remaining": "4990", "x-ratelimit-resource": "graphql", "x-ratelimit-reset": "1"})
+    assert limiter.remaining == {"core": 4812, "graphql": 4990}
+    from auditor.github.auth import Credentials
+    from auditor.session import GitHubSession
+
+    session = GitHubSession(creds=Credentials(token="t"), base_url="http://127.0.0.1:9", limiter=limiter)
+    assert session.budget_text() == "budget 4,812 core, 4,990 graphql"

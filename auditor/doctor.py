@@ -58,8 +58,9 @@ def visibility(facts: RepoFacts) -> list[Visibility]:
             rows.append(_row(repo, f"environment {env.name}: secrets", env.secrets_gap))
             if env.branch_policy == "custom":
                 rows.append(_row(repo, f"environment {env.name}: branch policy patterns", env.branch_patterns_gap))
-            rows.append(_row(repo, f"environment {env.name}: custom protection rules",
-                             env.custom_protection_apps_gap))
+            if env.custom_protection_apps is not None or env.custom_protection_apps_gap is not None:
+                rows.append(_row(repo, f"environment {env.name}: custom protection rules",
+                                 env.custom_protection_apps_gap))
     if facts.repo_secrets is not None:
         rows.append(_row(repo, "repository secrets", facts.repo_secrets.gap))
     if facts.org_secrets is not None:

@@ -159,7 +159,7 @@ class Environment:
     branch_policy: Literal["protected", "custom"] | None = None
     branch_patterns: tuple[str, ...] | None = None
     branch_patterns_gap: Gap | None = None
-    custom_protection_apps: tuple[str, ...] | None = ()
+    custom_protection_apps: tuple[str, ...] | None = ()  # None: not collected, or unreadable (see gap)
     custom_protection_apps_gap: Gap | None = None
     secrets: tuple[Secret, ...] | None = None
     secrets_gap: Gap | None = None

@@ -106,7 +106,7 @@ def test_branch_not_protected_recorded(tmp_path: Path) -> None:
 
 
 def test_environments_recorded(tmp_path: Path) -> None:
-    plan = FactPlan(needs=frozenset({Need.ENVIRONMENTS}), environments=("dev",))
+    plan = FactPlan(needs=frozenset({Need.ENVIRONMENTS, Need.ENV_PROTECTION_APPS}), environments=("dev",))
     interactions = [
         *recorded("Environment.testGetEnvironments.yaml", 1, 4),
         handmade(

@@ -281,7 +281,8 @@ def test_unreadable_protection_apps_are_unknown_not_none(fake: FakeGitHub) -> No
         ),
     )
     full_world(fake)
-    facts, _ = run(fake, FactPlan(needs=frozenset({Need.ENVIRONMENTS}), environments=("production", "staging")))
+    facts, _ = run(fake, FactPlan(needs=frozenset({Need.ENVIRONMENTS, Need.ENV_PROTECTION_APPS}),
+                                environments=("production", "staging")))
     assert facts.environments is not None and facts.environments.gap is None
     prod, staging = facts.environments.get("production"), facts.environments.get("staging")
     assert prod is not None and prod.custom_protection_apps is None
@@ -297,8 +298,18 @@ def test_unreadable_protection_apps_are_unknown_not_none(fake: FakeGitHub) -> No
 def test_protection_apps_server_error_stays_in_its_environment(fake: FakeGitHub) -> None:
     fake.add(f"{R}/environments/production/deployment_protection_rules", Reply(502, {"message": "Server Error"}))
     full_world(fake)
-    facts, _ = run(fake, FactPlan(needs=frozenset({Need.ENVIRONMENTS}), environments=("production",)))
+    facts, _ = run(fake, FactPlan(needs=frozenset({Need.ENVIRONMENTS, Need.ENV_PROTECTION_APPS}),
+                                  environments=("production",)))
     assert facts.environments is not None and facts.environments.gap is None
     prod = facts.environments.get("production")
     assert prod is not None and prod.custom_protection_apps is None
     assert prod.custom_protection_apps_gap is not None and prod.custom_protection_apps_gap.http_status == 502
+
+
+def test_protection_apps_are_not_fetched_unless_a_rule_needs_them(fake: FakeGitHub) -> None:
+    full_world(fake)
+    facts, _ = run(fake, FactPlan(needs=frozenset({Need.ENVIRONMENTS}), environments=("production", "staging")))
+    assert facts.environments is not None
+    prod = facts.environments.get("production")
+    assert prod is not None and prod.custom_protection_apps is None and prod.custom_protection_apps_gap is None
+    assert not [e for e in fake.log if e.path.endswith("/deployment_protection_rules")]

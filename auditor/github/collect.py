@@ -583,7 +583,9 @@ class _RepoCollector:
                     ),
                 ),
             )
-        if self.wants(Need.ENVIRONMENTS):
+        if not self.wants(Need.ENV_PROTECTION_APPS):
+            env = replace(env, custom_protection_apps=None)  # not collected: no enabled rule reads it
+        else:
             env = self.guarded(
                 f"the custom deployment protection rules of environment {env.name}",
                 "Actions: read",

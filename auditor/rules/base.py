@@ -27,6 +27,7 @@ class Need(enum.StrEnum):
     PROTECTION = "protection"  # classic protection + effective rules + rulesets
     ENVIRONMENTS = "environments"  # environments, protection rules, branch policy patterns
     ENV_SECRETS = "env_secrets"  # secret names per environment
+    ENV_PROTECTION_APPS = "env_protection_apps"  # custom deployment protection rules (GitHub App gates)
     REPO_SECRETS = "repo_secrets"
     ORG_SECRETS = "org_secrets"  # org secrets visible to the repo, with visibility
     SECURITY = "security"  # dependabot alerts, secret scanning, push protection

@@ -156,8 +156,9 @@ def print_summary(outcome: RunOutcome, policy: Policy, fail_on: Severity | None,
                                 or "none"))
         api = outcome.api
         per_repo = api.requests / len(outcome.summaries) if outcome.summaries else 0
+        graphql = f", {api.graphql_points} GraphQL points" if api.graphql_points else ""
         print(f"  API:      {api.requests} requests ({per_repo:.1f} per repo), {api.rate_limit_used} rate-limit "
-              f"units, {api.not_modified} not modified, {api.retries} retries")
+              f"units{graphql}, {api.not_modified} not modified, {api.retries} retries")
         if outcome.resumed:
             print(f"  resumed:  {len(outcome.resumed)} repositories were already done")
         for path in files:

@@ -205,6 +205,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add `auditor check` to the parser (its flags differ from audit's, so `add_common` is unused)."""
     del add_common
+    from auditor.commands import api_url
+
     check = sub.add_parser(
         "check", help="the pull-request gate: evaluate one PR and exit 1 on blocking findings",
         description="Evaluate one pull request: the pr-* rules, the workflow/CODEOWNERS/docs rules on the files "
@@ -223,7 +225,7 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     check.add_argument("--status", action="store_true",
                        help="report a check run (GitHub App) or else a commit status on the PR head")
     check.add_argument("--status-context", default=STATUS_CONTEXT, help=f"check/status name (default {STATUS_CONTEXT})")
-    check.add_argument("--base-url", default=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+    check.add_argument("--base-url", type=api_url, default=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
                        help="GitHub Enterprise Server API or the sandbox, e.g. http://127.0.0.1:8765")
     check.add_argument("--max-wait", type=float, default=900.0, help="longest single rate-limit wait, in seconds")
     check.add_argument("--quiet", action="store_true", help="print only errors")

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from auditor.engine import blocking, plan_for
 from auditor.facts import RepoFacts
@@ -84,6 +85,19 @@ def open_history(target: str) -> History:
         return History.open(target)
     except HistoryError as exc:
         raise _cannot_run(str(exc)) from exc
+
+
+def api_url(text: str) -> str:
+    """`--base-url`: an http(s) URL with a host, checked before anything runs (else exit 2).
+
+    PyGithub fails on a URL without scheme or host deep inside its constructor, with a traceback
+    and exit 1, which a CI gate would read as "findings".
+    """
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http(s) URL with a host, e.g. https://ghe.example/api/v3")
+    return text.strip()
 
 
 def _fail_on(args: argparse.Namespace) -> Severity | None:
@@ -321,7 +335,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", default=DEFAULT_OUTPUT, help="report folder (default reports/)")
     p.add_argument("--history", default=DEFAULT_HISTORY,
                    help="SQLite path or SQLAlchemy URL (default reports/history.sqlite)")
-    p.add_argument("--base-url", default=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+    p.add_argument("--base-url", type=api_url, default=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
                    help="GitHub Enterprise Server API or the sandbox, e.g. http://127.0.0.1:8765")
     p.add_argument("--api", choices=("auto", "rest", "graphql"), default="auto",
                    help="collection API (auto: GraphQL batches for org audits, REST otherwise)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -138,12 +139,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add `auditor doctor` to the parser."""
     del add_common
+    from auditor.commands import api_url
+
     doc = sub.add_parser("doctor", help="which facts this token can and cannot see, and the permission each needs")
     doc.add_argument("--repo", metavar="OWNER/NAME")
     doc.add_argument("--org", metavar="ORG")
     doc.add_argument("--sample", type=int, default=3, help="with --org: how many repositories to check (default 3)")
     doc.add_argument("--policy", default="policies/deployment-standard.yml", help="policy whose facts to check")
-    doc.add_argument("--base-url", default="https://api.github.com", help="GitHub Enterprise Server or the sandbox")
+    doc.add_argument("--base-url", type=api_url, default=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+                     help="GitHub Enterprise Server or the sandbox (default $GITHUB_API_URL, as `audit`)")
     doc.add_argument("--max-wait", type=float, default=900.0)
     doc.add_argument("--json", action="store_true", help="machine-readable output")
     doc.add_argument("--strict", action="store_true", help="exit 1 when any fact group is not visible")

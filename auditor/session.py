@@ -187,9 +187,22 @@ class GitHubSession:
         def collect(repo: str) -> RepoFacts:
             try:
                 if isinstance(source, GraphQLSource):
-                    return self._batched(source, repo, plan, now())
-                return source.collect(repo, plan, now())
+                    facts = self._batched(source, repo, plan, now())
+                else:
+                    facts = source.collect(repo, plan, now())
             except AuthError as exc:
                 raise FatalCollectError(f"GitHub rejected the credentials: {exc}") from exc
+            self._check_reachable(facts)
+            return facts
 
         return collect
+
+    def _check_reachable(self, facts: RepoFacts) -> None:
+        """End the run (exit 3) when the repository is unreadable and GitHub never answered at all.
+
+        A repository that GitHub refuses (404, 403) still costs an answered request; zero answers
+        in the whole session means the API is unreachable (wrong --base-url, network down), which
+        docs/cli.md makes exit 3, not a run of `unknown` results that passes the gate.
+        """
+        if facts.repo_gap is not None and self.cost().requests == 0:
+            raise FatalCollectError(f"GitHub API unreachable at {self.base_url}: {facts.repo_gap.reason}")

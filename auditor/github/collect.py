@@ -40,7 +40,6 @@ from auditor.facts import (
     Secrets,
     SecuritySettings,
     Webhooks,
-    Workflow,
     Workflows,
 )
 from auditor.github import parse
@@ -784,13 +783,10 @@ class _RepoCollector:
         tree = self._tree(state)
         if tree.blobs is None and tree.gap is not None:
             return Workflows(ref=state.prod_branch, gap=tree.gap)
-        items: list[Workflow] = []
-        for path, sha in self._workflow_paths(state, tree).items():
-            try:
-                items.append(parse_workflow(path, self._blob_text(sha)))
-            except (PageError, ValueError) as exc:
-                gap = gap_from_error(exc, f"workflow {path}", "Contents: read")
-                items.append(Workflow(path=path, parse_error=gap.describe()))
+        # A blob that cannot be read raises, so the whole section becomes a gap: a workflow nobody
+        # could read is unknown, not "broken" (`parse_error` is for files GitHub would not run either,
+        # and rules fail on it).
+        items = [parse_workflow(path, self._blob_text(sha)) for path, sha in self._workflow_paths(state, tree).items()]
         return Workflows(items=tuple(items), ref=state.prod_branch)
 
     def _last_change(self, state: _RepoState, path: str) -> datetime | None:

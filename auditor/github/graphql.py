@@ -348,6 +348,10 @@ class _GraphQLRepoCollector(_RepoCollector):
     def _branch_head(self, facts: BranchFacts) -> BranchFacts:
         if facts.name not in self.plan.branches:
             return super()._branch_head(facts)
+        if f"b{self.plan.branches.index(facts.name)}" not in self._gql():
+            # A field error removed the ref from the answer (`_without_failed`): that says nothing
+            # about the branch, so REST tells. Only a ref answered as null means "no such branch".
+            return super()._branch_head(facts)
         ref = self._ref(facts.name)
         if ref is None:
             return replace(facts, exists=False)

@@ -39,7 +39,6 @@ from auditor.facts import (
     Workflows,
 )
 from auditor.github import parse
-from auditor.github.client import PageError
 from auditor.github.collect import (
     CODEOWNERS_LOCATIONS,
     WORKFLOW_DIR,
@@ -47,7 +46,6 @@ from auditor.github.collect import (
     _RepoCollector,
     _RepoState,
     _Tree,
-    gap_from_error,
 )
 from auditor.github.errors import UnexpectedResponseError
 from auditor.plan import FactPlan
@@ -246,11 +244,9 @@ class PullRequestCollector(_RepoCollector):
 
         key = (path, sha)
         if key not in self._parsed:
-            try:
-                self._parsed[key] = parse_workflow(path, self._blob_text(sha))
-            except (PageError, ValueError) as exc:
-                gap = gap_from_error(exc, f"workflow {path}", CONTENTS_READ)
-                self._parsed[key] = Workflow(path=path, parse_error=gap.describe())
+            # A blob that cannot be read raises (the calling section becomes a gap): an unreadable
+            # workflow is unknown, never "broken" (pr-workflow-safety fails a `parse_error`).
+            self._parsed[key] = parse_workflow(path, self._blob_text(sha))
         return self._parsed[key]
 
     # -- the same files at the base -----------------------------------------------------------

@@ -209,7 +209,8 @@ def _secrets_org_visibility(ctx: Context) -> Iterable[Outcome]:
         target = secret_target(sec.name)
         if sec.visibility is None:
             yield rule.unknown(target, f"The visibility of organization secret {sec.name}",
-                               Gap("the repository endpoint does not report visibility", ORG_VISIBILITY_PERM))
+                               org.visibility_gap
+                               or Gap("the repository endpoint does not report visibility", ORG_VISIBILITY_PERM))
         elif sec.visibility != "all":
             yield rule.passed(target, f"Organization secret {sec.name} is visible to {sec.visibility} "
                               "repositories only", visibility=sec.visibility)

@@ -300,6 +300,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     latest = history.latest_run()
     if latest is None:
         raise _usage(f"the history at {path} holds no finished run yet")
+    if args.run:
+        try:
+            history.header(args.run)
+        except HistoryError as exc:
+            history.close()
+            raise _usage(f"--run {args.run}: {exc}") from exc
     at = args.run or latest.id
     now = latest.finished_at or latest.started_at
     since = parse_since(args.since, now) if args.since else None

@@ -116,3 +116,15 @@ def test_registry_and_metadata():
         assert rule.family == "env"
         assert rule.scope == "environment"
         check_rule_metadata(rule)
+
+
+@pytest.mark.parametrize(("patterns", "expected"), [
+    (("release/*",), Status.PASS),         # `*` stops at `/`: release/uat/eu is not admitted
+    (("release/**",), Status.FAIL),        # `**` crosses `/`: it admits the staging branch too
+    (("release/prod",), Status.PASS),
+])
+def test_branch_policy_patterns_follow_github_globs(patterns, expected):
+    roles = {"production": "release/prod", "staging": "release/uat/eu"}
+    facts = repo(environments=envs(env(branch_policy="custom", branch_patterns=patterns)))
+    (out,) = run_rule(E.ENV_BRANCH_POLICY, facts, role="production", branches=roles)
+    assert out.status is expected

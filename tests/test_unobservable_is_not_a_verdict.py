@@ -156,3 +156,28 @@ def test_org_secret_visibility_unknown_carries_the_collectors_gap() -> None:
     [out] = SECRETS_ORG_VISIBILITY.run(Context(facts=facts, params={"allowed": []}))
     assert out.status is Status.UNKNOWN
     assert out.evidence["http_status"] == 403 and out.evidence["reason"] == why.reason
+
+
+def test_report_of_an_unknown_run_is_a_usage_error(tmp_path, capsys):
+    from auditor.cli import main
+    from auditor.history import History
+    from tests.factories_history import run, week
+    from tests.test_history import sample_results
+
+    db = tmp_path / "h.sqlite"
+    with History.open(db) as h:
+        h.record_run(run("w0", week(0), sample_results(1)))
+    assert main(["report", "--history", str(db), "--run", "no-such-run", "--output", str(tmp_path / "o")]) == 2
+    assert "no-such-run" in capsys.readouterr().err
+
+
+def test_an_org_that_does_not_exist_cannot_be_audited(tmp_path, capsys, monkeypatch):
+    from auditor.cli import main
+    from auditor.sandbox import DEMO_TOKEN, DEMO_WORLD, load_world, serve
+
+    monkeypatch.setenv("GITHUB_TOKEN", DEMO_TOKEN)
+    with serve(load_world(DEMO_WORLD)) as server:
+        code = main(["audit", "--org", "no-such-org", "--base-url", server.url, "--output", str(tmp_path),
+                     "--history", str(tmp_path / "h.sqlite"), "--no-progress"])
+    assert code == 3
+    assert "no organisation or user called no-such-org" in capsys.readouterr().err

@@ -6,7 +6,6 @@ environment is deployed from the `production` branch), which is what `env-branch
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,6 +13,7 @@ from auditor.facts import Environment, Gap
 from auditor.model import Scope, Severity, Status
 from auditor.protection import effective_protection
 from auditor.rules._common import ADMIN_READ
+from auditor.rules._filters import glob_regex
 from auditor.rules.base import Context, Need, Outcome, Rule, env_target
 
 ACTIONS_READ = "Actions: read"
@@ -173,8 +173,9 @@ def _custom_policy(rule: Rule, ctx: Context, env: Environment, own: str) -> Outc
     if not patterns:
         return rule.failed(target, f"Environment {env.name} has a custom branch policy with no patterns, "
                            f"so branch {own} cannot deploy to it", branch_policy="custom", patterns=[])
-    misses = [p for p in patterns if not fnmatch.fnmatchcase(own, p)]
-    leaks = {p: [b for b in others if fnmatch.fnmatchcase(b, p)] for p in patterns}
+    # GitHub's deployment branch patterns: `*` does not match `/` (release/* admits release/x only).
+    misses = [p for p in patterns if not glob_regex(p).fullmatch(own)]
+    leaks = {p: [b for b in others if glob_regex(p).fullmatch(b)] for p in patterns}
     leaks = {p: bs for p, bs in leaks.items() if bs}
     evidence: dict[str, Any] = {"branch_policy": "custom", "patterns": patterns, "branch": own}
     if leaks:

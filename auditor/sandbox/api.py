@@ -339,6 +339,12 @@ def org_repos(api: Api, req: Request, p: dict[str, str]) -> Response:
 
 @route("GET", "/users/{user}/repos")
 def user_repos(api: Api, req: Request, p: dict[str, str]) -> Response:
+    owner = p["user"].lower()
+    known = ({u.lower() for u in api.state.users} | {o.lower() for o in api.state.orgs}
+             | {r.split("/", 1)[0].lower() for r in api.state.repos}
+             | {t.login.lower() for t in api.state.tokens.values()})
+    if owner not in known:
+        return not_found(f"{DOC}/repos/repos#list-repositories-for-a-user")  # GitHub: no such account
     found = [(r, role) for r, role in api.visible_repos(req, p["user"]) if req.token is not None or not r.private]
     found = [(r, role) for r, role in found if r.visibility == "public" or (
         req.token is not None and req.token.login.lower() == p["user"].lower())]

@@ -40,16 +40,16 @@ version: 1
 extends: deployment-standard
 description: The deployment standard as the demo organisation's security team runs it.
 waivers:
-  - rule: env-required-reviewers
+  - rule: deploy-automated
     repos: ["legacy-*"]
     targets: ["environment:production"]
     reason: Production deploys of the legacy monolith are manual until the Q1 migration.
     owner: security@acme-demo.example
     expires: {soon}
-  - rule: secrets-rotated
-    repos: ["payments-*"]
-    reason: Card-processor keys rotate with the processor's annual ceremony.
-    owner: payments-lead@acme-demo.example
+  - rule: branch-admins-enforced
+    repos: ["checkout-web"]
+    reason: Administrators keep a ruleset bypass for incident response until break-glass accounts exist.
+    owner: platform@acme-demo.example
     expires: {later}
   - rule: branch-signed-commits
     reason: Signed commits were waived while the team set up signing keys.

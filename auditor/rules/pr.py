@@ -150,12 +150,9 @@ def _pr_approved(ctx: Context) -> Iterable[Outcome]:
             evidence["code_owner_review"] = f"unknown: {owners.gap.describe()}"
     count = f"{len(approvers)} approval{'s' * (len(approvers) != 1)}"
     who = f" ({', '.join(approvers)})" if approvers else ""
-    if len(approvers) >= needed:
-        yield rule.passed(target, f"PR #{pr.number} has {count} from reviewers other than its author{who}, "
-                          f"{needed} required{note}", **evidence)
-    else:
-        yield rule.failed(target, f"PR #{pr.number} has {count} from reviewers other than its author{who}, "
-                          f"{needed} required{note}", **evidence)
+    message = f"PR #{pr.number} has {count} from reviewers other than its author{who}, {needed} required{note}"
+    verdict = rule.passed if len(approvers) >= needed else rule.failed
+    yield verdict(target, message, **evidence)
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,7 +191,7 @@ def _pr_checks_green(ctx: Context) -> Iterable[Outcome]:
     by_name: dict[str, list[bool]] = {}
     for check in pr.checks:
         by_name.setdefault(check.name, []).append(check.ok)
-        results[check.name] = [*results.get(check.name, []), check.conclusion or check.status]
+        results.setdefault(check.name, []).append(check.conclusion or check.status)
     missing = [name for name in required if name not in by_name]
     bad = [name for name in required if name in by_name and not all(by_name[name])]
     evidence: dict[str, Any] = {"required": list(required), "results": results}

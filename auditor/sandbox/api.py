@@ -916,11 +916,12 @@ def pull_commits(api: Api, req: Request, p: dict[str, str]) -> Response:
 def list_deployments(api: Api, req: Request, p: dict[str, str]) -> Response:
     repo, _ = api.repo(req, p, perms=(("deployments", "read"),))
     found = list(repo.deployments)
-    for key in ("environment", "sha", "ref", "task"):
+    filters: dict[str, Callable[[Any], str | None]] = {
+        "environment": lambda d: d.environment, "sha": lambda d: d.sha, "ref": lambda d: d.ref,
+        "task": lambda d: "deploy"}
+    for key, field_of in filters.items():
         if key in req.query:
-            want = req.query[key]
-            found = [d for d in found if (d.environment, d.sha, d.ref, "deploy")[
-                ("environment", "sha", "ref", "task").index(key)] == want]
+            found = [d for d in found if field_of(d) == req.query[key]]
     return api.listing(req, [shapes.deployment(req.base, repo, api.state, d) for d in found])
 
 
